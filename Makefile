@@ -1,0 +1,45 @@
+# pbft-kv: the two commands a new user needs are `make cluster` (once the
+# server exists) and `make test`. Everything else is set up from here.
+
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+SIM_SEEDS ?= 1000
+
+# Debian packages the project builds with.
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libgtest-dev libgmock-dev
+
+.PHONY: deps build test test-asan sim clean
+
+# Installs what is missing (idempotent; needs root or sudo on a fresh machine).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_SIM_SEEDS=$(SIM_SEEDS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The same tests under AddressSanitizer and UBSan, in their own build folder
+# (fewer simulator seeds: the instrumented build is several times slower).
+test-asan: deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBFT_SANITIZE=ON -DPBFT_SIM_SEEDS=200
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
+
+sim: build
+	$(BUILD_DIR)/bin/pbft-sim --seeds $(SIM_SEEDS)
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

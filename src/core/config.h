@@ -1,0 +1,52 @@
+// Protocol settings of one cluster. Times are in ticks: the host calls
+// Replica::tick() at a fixed period (the node: every tick_ms; the
+// simulator: in virtual time).
+#pragma once
+
+#include <cstdint>
+
+#include "core/quorum.h"
+
+namespace pbft::core {
+
+struct Config {
+  uint32_t replica_count = 4;
+  uint64_t checkpoint_interval = 10;       // K: a checkpoint every K sequence numbers
+  uint64_t window_size = 40;               // L: accept sequence numbers in (h, h + L]
+  uint32_t pipeline_depth_max = 8;         // batches proposed but not yet executed
+  uint32_t batch_requests_max = 256;       // requests in one pre-prepare
+  uint64_t batch_bytes_max = 4u << 20;     // operation bytes in one pre-prepare
+  uint32_t view_change_timeout_ticks = 50; // first timeout; doubles per failed view
+  uint32_t view_change_backoff_max = 6;    // at most 2^6 times the first timeout
+  uint32_t status_interval_ticks = 10;     // how often a replica sends STATUS
+  uint32_t state_fetch_retry_ticks = 50;   // re-ask for state after this long
+  uint32_t pending_clients_max = 100000;   // clients with a request waiting
+  uint32_t retransmit_slots_max = 64;      // slots covered by one STATUS answer
+
+  // Testing only: replaces the quorum size (0 = the safe default). The
+  // simulator's negative controls use it to prove the checkers catch an
+  // unsafe quorum.
+  uint32_t quorum_override_for_tests = 0;
+
+  Quorum quorum() const {
+    Quorum q = Quorum::for_replicas(replica_count);
+    if (quorum_override_for_tests != 0) q.q = quorum_override_for_tests;
+    return q;
+  }
+  // Returns an empty string when the settings are consistent, else what is wrong.
+  const char* validate() const {
+    if (replica_count < 1) return "replica_count must be at least 1";
+    if (checkpoint_interval < 1) return "checkpoint_interval must be at least 1";
+    if (window_size < 2 * checkpoint_interval)
+      return "window_size must be at least twice checkpoint_interval";
+    if (window_size % checkpoint_interval != 0)
+      return "window_size must be a multiple of checkpoint_interval";
+    if (pipeline_depth_max < 1) return "pipeline_depth_max must be at least 1";
+    if (batch_requests_max < 1) return "batch_requests_max must be at least 1";
+    if (view_change_timeout_ticks < 1) return "view_change_timeout_ticks must be at least 1";
+    if (status_interval_ticks < 1) return "status_interval_ticks must be at least 1";
+    return "";
+  }
+};
+
+}  // namespace pbft::core

@@ -1,0 +1,200 @@
+// One PBFT replica as a deterministic state machine (Castro & Liskov,
+// OSDI '99, with signed view changes). Events go in through receive(),
+// receive_request(), tick() and state_transferred(); what the host must do
+// comes out of take_output() (see output.h for the ordering rules).
+//
+// No sockets, threads, clocks, randomness or files: time is a tick count,
+// authentication goes through the Crypto interface and the application
+// through the StateMachine interface.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/types.h"
+#include "core/client_table.h"
+#include "core/config.h"
+#include "core/output.h"
+#include "core/state_machine.h"
+#include "crypto/crypto.h"
+#include "wire/messages.h"
+
+namespace pbft::core {
+
+// Agreement state of one sequence number in the current view.
+struct Slot {
+  std::optional<wire::PrePrepare> pre_prepare;
+  std::map<ReplicaId, wire::Prepare> prepares;
+  std::map<ReplicaId, wire::Commit> commits;
+  bool prepared = false;   // pre-prepare + q-1 matching prepares
+  bool committed = false;  // prepared + q matching commits
+  bool operator==(const Slot&) const = default;
+};
+
+struct OwnCheckpoint {
+  Digest digest;
+  Bytes snapshot;  // client table + application state at that sequence number
+  bool operator==(const OwnCheckpoint&) const = default;
+};
+
+// What a replica must find again after a crash: everything it has promised
+// to others, and the executed state. The host persists it (with the
+// StateMachine) whenever Output::persist is set, before sending.
+struct DurableState {
+  View view = 0;
+  bool view_active = true;               // false while changing to `view`
+  std::optional<wire::NewView> new_view;  // what started `view` (view > 0)
+  std::optional<wire::ViewChange> view_change;  // the last one this replica sent
+  Seq stable_seq = 0;                    // h, the low watermark
+  Digest stable_digest;
+  std::vector<wire::Checkpoint> stable_cert;  // q signed checkpoints (empty at 0)
+  Seq last_executed = 0;
+  Seq last_proposed = 0;                 // highest seq with a pre-prepare in this view
+  std::map<Seq, Slot> slots;             // seq in (h, h + L], current view only
+  std::map<Seq, wire::PreparedCert> prepared_certs;  // highest-view certificate per seq > h
+  std::map<Seq, Digest> executed_digests;            // seq in (h, last_executed]
+  std::map<Seq, OwnCheckpoint> checkpoints;          // own checkpoints at seq >= h
+  ClientTable clients;
+  bool operator==(const DurableState&) const = default;
+};
+
+// Counters of what was dropped and why, for metrics and tests.
+struct RejectCounts {
+  uint64_t bad_signature = 0;
+  uint64_t wrong_sender = 0;
+  uint64_t wrong_view = 0;
+  uint64_t out_of_window = 0;
+  uint64_t malformed = 0;
+  uint64_t conflicting = 0;
+  uint64_t bad_certificate = 0;
+  uint64_t bad_state = 0;
+};
+
+class Replica {
+ public:
+  Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypto,
+          StateMachine& state_machine, DurableState durable = {});
+
+  // A request straight from a client.
+  void receive_request(const wire::Request& request);
+  // A message from replica `from`; the host has authenticated the link, so
+  // `from` is who sent it (not necessarily who signed what is inside).
+  void receive(ReplicaId from, const wire::Message& message);
+  // One unit of time passed.
+  void tick();
+  // The host's answer to Output::fetch_state: the snapshot at `seq`.
+  // Checked against the certified digest; a bad one is dropped and asked
+  // for again later.
+  void state_transferred(Seq seq, ByteView snapshot);
+
+  Output take_output();
+
+  ReplicaId id() const { return id_; }
+  View view() const { return d_.view; }
+  bool view_active() const { return d_.view_active; }
+  ReplicaId primary_of(View v) const { return static_cast<ReplicaId>(v % config_.replica_count); }
+  bool is_primary() const { return d_.view_active && primary_of(d_.view) == id_; }
+  Seq last_executed() const { return d_.last_executed; }
+  Seq stable_seq() const { return d_.stable_seq; }
+  const DurableState& durable() const { return d_; }
+  const RejectCounts& rejected() const { return rejected_; }
+  const Config& config() const { return config_; }
+  // This replica's snapshot at a checkpoint it still keeps (for serving
+  // state transfer to peers).
+  const OwnCheckpoint* checkpoint_at(Seq seq) const;
+  // The digest of a batch, as carried in pre-prepares.
+  Digest batch_digest(const std::vector<wire::Request>& batch) const;
+  // A human-readable one-line summary for traces.
+  std::string describe() const;
+
+ private:
+  // requests.cc
+  void handle_request(const wire::Request& request, bool from_client);
+  void propose_batches();
+  void add_pending(const wire::Request& request);
+  void forget_executed_pending();
+
+  // normal_case.cc
+  void on_pre_prepare(const wire::PrePrepare& m);
+  void on_prepare(const wire::Prepare& m);
+  void on_commit(ReplicaId from, const wire::Commit& m);
+  bool in_window(Seq seq) const { return seq > d_.stable_seq && seq <= d_.stable_seq + config_.window_size; }
+  bool valid_pre_prepare(const wire::PrePrepare& m, bool check_batch);
+  void accept_pre_prepare(const wire::PrePrepare& m);
+  void check_prepared(Seq seq);
+  void check_committed(Seq seq);
+  void execute_committed();
+  void execute_batch(Seq seq, const Slot& slot);
+
+  // checkpoints.cc
+  void take_checkpoint();
+  void on_checkpoint(const wire::Checkpoint& m);
+  bool valid_checkpoint_cert(const std::vector<wire::Checkpoint>& cert, Seq* seq, Digest* digest);
+  void on_stable_certificate(const std::vector<wire::Checkpoint>& cert);
+  void advance_stable(Seq seq, const Digest& digest, std::vector<wire::Checkpoint> cert);
+  void garbage_collect();
+  Bytes make_snapshot() const;
+
+  // view_change.cc
+  void start_view_change(View new_view);
+  wire::ViewChange make_view_change(View new_view);
+  bool valid_view_change(const wire::ViewChange& m);
+  bool valid_prepared_cert(const wire::PreparedCert& c, View before_view);
+  void on_view_change(const wire::ViewChange& m);
+  void maybe_send_new_view();
+  void on_new_view(const wire::NewView& m);
+  // The pre-prepares a NEW-VIEW for `view` must hold given these view
+  // changes, with their batches filled in; also the checkpoint to start
+  // from.
+  struct NewViewPlan {
+    Seq min_s = 0;
+    const wire::ViewChange* checkpoint_source = nullptr;
+    std::vector<wire::PrePrepare> pre_prepares;
+  };
+  NewViewPlan plan_new_view(View view, const std::vector<wire::ViewChange>& vcs);
+  void enter_view(const wire::NewView& m, const NewViewPlan& plan);
+  void join_higher_views();
+
+  // status.cc
+  void send_status();
+  void on_status(ReplicaId from, const wire::Status& m);
+
+  // timers
+  void restart_request_timer();
+  void stop_request_timer();
+  uint64_t view_change_timeout() const;
+
+  void send(ReplicaId to, wire::Message m);
+  void broadcast(wire::Message m);
+  void persist() { out_.persist = true; }
+  uint32_t q() const { return quorum_.q; }
+
+  Config config_;
+  Quorum quorum_;
+  ReplicaId id_;
+  const crypto::Crypto& crypto_;
+  StateMachine& sm_;
+  DurableState d_;
+
+  // Volatile state: lost on a crash, rebuilt from peers.
+  uint64_t now_ = 0;
+  Output out_;
+  RejectCounts rejected_;
+  std::map<ClientId, wire::Request> pending_;        // known, not yet executed
+  std::deque<std::pair<ClientId, uint64_t>> queue_;  // primary: arrival order
+  std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
+  std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;
+  std::map<ReplicaId, wire::ViewChange> view_changes_;  // latest valid one from each replica
+  std::optional<uint64_t> request_deadline_;   // view change when it passes
+  std::optional<uint64_t> view_change_deadline_;  // next view when NEW-VIEW is late
+  uint32_t backoff_ = 0;                       // failed view changes in a row
+  uint64_t next_status_ = 0;
+  std::optional<FetchState> fetching_;
+  uint64_t fetch_deadline_ = 0;
+};
+
+}  // namespace pbft::core

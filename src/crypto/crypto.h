@@ -1,0 +1,29 @@
+// The authentication interface the protocol core sees. One instance speaks
+// for one principal (a replica or a client): it signs as that principal and
+// checks everybody else. Implementations: SodiumCrypto (libsodium: BLAKE2b,
+// Ed25519, X25519 pairwise keys with keyed BLAKE2b MACs) and FakeCrypto (the
+// simulator's cheap, still unforgeable-within-the-simulation stand-in).
+#pragma once
+
+#include "common/types.h"
+
+namespace pbft::crypto {
+
+class Crypto {
+ public:
+  virtual ~Crypto() = default;
+
+  // A collision-resistant digest (BLAKE2b-256 in production).
+  virtual Digest digest(ByteView data) const = 0;
+
+  // Signs as this principal.
+  virtual Signature sign(ByteView data) const = 0;
+  virtual bool verify_replica(ReplicaId signer, ByteView data, const Signature& sig) const = 0;
+  virtual bool verify_client(ClientId signer, ByteView data, const Signature& sig) const = 0;
+
+  // Point-to-point MACs with the pairwise key shared with replica `peer`.
+  virtual Mac mac(ReplicaId peer, ByteView data) const = 0;
+  virtual bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const = 0;
+};
+
+}  // namespace pbft::crypto

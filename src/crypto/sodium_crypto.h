@@ -1,0 +1,60 @@
+// Production crypto on libsodium: BLAKE2b-256 digests, Ed25519 signatures,
+// and MACs (keyed BLAKE2b-256) under pairwise keys derived with X25519
+// (crypto_kx) from each replica's Ed25519 key pair.
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "crypto/crypto.h"
+
+namespace pbft::crypto {
+
+inline constexpr size_t public_key_size = 32;
+inline constexpr size_t secret_key_size = 64;  // libsodium's Ed25519 secret key (seed + public key)
+inline constexpr size_t seed_size = 32;
+
+using PublicKey = std::array<uint8_t, public_key_size>;
+using SecretKey = std::array<uint8_t, secret_key_size>;
+
+struct KeyPair {
+  PublicKey public_key{};
+  SecretKey secret_key{};
+};
+
+// Makes sure libsodium is initialised; safe to call more than once.
+void init_sodium();
+
+KeyPair generate_key_pair();
+// Deterministic key pair from a 32-byte seed (dev-mode keys, tests).
+KeyPair key_pair_from_seed(const std::array<uint8_t, seed_size>& seed);
+
+// Who this process is and the public keys of everybody it talks to.
+struct Keyring {
+  KeyPair self;
+  bool self_is_replica = true;
+  uint64_t self_id = 0;
+  std::vector<PublicKey> replicas;         // index = ReplicaId
+  std::map<ClientId, PublicKey> clients;  // known clients
+};
+
+class SodiumCrypto final : public Crypto {
+ public:
+  explicit SodiumCrypto(Keyring keyring);
+
+  Digest digest(ByteView data) const override;
+  Signature sign(ByteView data) const override;
+  bool verify_replica(ReplicaId signer, ByteView data, const Signature& sig) const override;
+  bool verify_client(ClientId signer, ByteView data, const Signature& sig) const override;
+  Mac mac(ReplicaId peer, ByteView data) const override;
+  bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const override;
+
+ private:
+  using MacKey = std::array<uint8_t, 32>;
+  Keyring keyring_;
+  std::vector<std::optional<MacKey>> mac_keys_;  // index = peer ReplicaId
+};
+
+}  // namespace pbft::crypto

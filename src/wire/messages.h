@@ -1,0 +1,147 @@
+// The protocol messages, as plain values. Encoding lives in codec.h; who
+// signs and checks what is in docs/PROTOCOL.md.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/types.h"
+
+namespace pbft::wire {
+
+// A client's operation. Signed by the client over (client, timestamp,
+// operation); the pair (client, timestamp) identifies it for exactly-once
+// execution.
+struct Request {
+  ClientId client = 0;
+  uint64_t timestamp = 0;
+  Bytes operation;
+  Signature sig{};
+  bool operator==(const Request&) const = default;
+};
+
+// The primary's proposal of a batch at (view, seq). The signature covers
+// (view, seq, digest) only, so the batch can travel apart from it (NEW-VIEW
+// carries headers and the batches come from the prepared certificates).
+struct PrePrepare {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest;               // batch_digest(batch)
+  std::vector<Request> batch;  // empty for a null request
+  Signature sig{};
+  bool operator==(const PrePrepare&) const = default;
+};
+
+// Signed, because prepares travel inside prepared certificates.
+struct Prepare {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest;
+  ReplicaId replica = 0;
+  Signature sig{};
+  bool operator==(const Prepare&) const = default;
+};
+
+// Point to point only: authenticated by the link's MAC, never forwarded.
+struct Commit {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest;
+  ReplicaId replica = 0;
+  bool operator==(const Commit&) const = default;
+};
+
+// Signed: q matching checkpoints form a stable checkpoint certificate.
+struct Checkpoint {
+  Seq seq = 0;
+  Digest state_digest;
+  ReplicaId replica = 0;
+  Signature sig{};
+  bool operator==(const Checkpoint&) const = default;
+};
+
+// A pre-prepare and q-1 matching prepares from distinct backups.
+struct PreparedCert {
+  PrePrepare pre_prepare;
+  std::vector<Prepare> prepares;
+  bool operator==(const PreparedCert&) const = default;
+};
+
+// Signed over every field but the signature.
+struct ViewChange {
+  View new_view = 0;
+  Seq stable_seq = 0;
+  std::vector<Checkpoint> checkpoint_cert;  // empty when stable_seq == 0
+  std::vector<PreparedCert> prepared;       // one per seq above stable_seq
+  ReplicaId replica = 0;
+  Signature sig{};
+  bool operator==(const ViewChange&) const = default;
+};
+
+// Signed by the new primary over every field but the signature. The
+// pre-prepares carry no batch: each backup recomputes them from the view
+// changes and takes the batches from the prepared certificates there.
+struct NewView {
+  View view = 0;
+  std::vector<ViewChange> view_changes;
+  std::vector<PrePrepare> pre_prepares;
+  ReplicaId replica = 0;
+  Signature sig{};
+  bool operator==(const NewView&) const = default;
+};
+
+// A replica's answer to a client. Authenticated by the link for now.
+struct Reply {
+  View view = 0;
+  uint64_t timestamp = 0;
+  ClientId client = 0;
+  ReplicaId replica = 0;
+  Bytes result;
+  bool operator==(const Reply&) const = default;
+};
+
+// Periodic summary a replica sends so that its peers can resend what it
+// misses. slot_flags[i] describes seq last_executed + 1 + i.
+struct Status {
+  ReplicaId replica = 0;
+  View view = 0;
+  bool view_active = true;
+  Seq stable_seq = 0;
+  Seq last_executed = 0;
+  std::vector<uint8_t> slot_flags;
+  bool operator==(const Status&) const = default;
+
+  static constexpr uint8_t has_pre_prepare = 1;
+  static constexpr uint8_t prepared = 2;
+  static constexpr uint8_t committed = 4;
+};
+
+// A stable checkpoint certificate sent to a replica that is behind.
+struct StableCheckpoint {
+  std::vector<Checkpoint> certificate;
+  bool operator==(const StableCheckpoint&) const = default;
+};
+
+using Message = std::variant<Request, PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView,
+                             Reply, Status, StableCheckpoint>;
+
+enum class MessageType : uint8_t {
+  request = 1,
+  pre_prepare = 2,
+  prepare = 3,
+  commit = 4,
+  checkpoint = 5,
+  view_change = 6,
+  new_view = 7,
+  reply = 8,
+  status = 9,
+  stable_checkpoint = 10,
+};
+
+MessageType type_of(const Message& m);
+std::string_view type_name(MessageType t);
+inline std::string_view type_name(const Message& m) { return type_name(type_of(m)); }
+
+}  // namespace pbft::wire
