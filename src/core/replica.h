@@ -135,7 +135,9 @@ class Replica {
   void on_checkpoint(const wire::Checkpoint& m);
   bool valid_checkpoint_cert(const std::vector<wire::Checkpoint>& cert, Seq* seq, Digest* digest);
   void on_stable_certificate(const std::vector<wire::Checkpoint>& cert);
+  void adopt_certificate(Seq seq, const Digest& digest, const std::vector<wire::Checkpoint>& cert);
   void advance_stable(Seq seq, const Digest& digest, std::vector<wire::Checkpoint> cert);
+  void start_fetch(Seq seq, const Digest& digest, const std::vector<wire::Checkpoint>& cert);
   void garbage_collect();
   Bytes make_snapshot() const;
 
@@ -145,14 +147,15 @@ class Replica {
   bool valid_view_change(const wire::ViewChange& m);
   bool valid_prepared_cert(const wire::PreparedCert& c, View before_view);
   void on_view_change(const wire::ViewChange& m);
-  void maybe_send_new_view();
+  void on_view_change_quorum();
+  void send_new_view();
   void on_new_view(const wire::NewView& m);
   // The pre-prepares a NEW-VIEW for `view` must hold given these view
   // changes, with their batches filled in; also the checkpoint to start
   // from.
   struct NewViewPlan {
     Seq min_s = 0;
-    const wire::ViewChange* checkpoint_source = nullptr;
+    std::vector<wire::Checkpoint> checkpoint_cert;  // certifies min_s (empty at 0)
     std::vector<wire::PrePrepare> pre_prepares;
   };
   NewViewPlan plan_new_view(View view, const std::vector<wire::ViewChange>& vcs);
@@ -168,6 +171,8 @@ class Replica {
   void stop_request_timer();
   uint64_t view_change_timeout() const;
 
+  template <typename M>
+  M signed_copy(M m) const;
   void send(ReplicaId to, wire::Message m);
   void broadcast(wire::Message m);
   void persist() { out_.persist = true; }
@@ -194,6 +199,7 @@ class Replica {
   uint32_t backoff_ = 0;                       // failed view changes in a row
   uint64_t next_status_ = 0;
   std::optional<FetchState> fetching_;
+  std::vector<wire::Checkpoint> fetch_cert_;  // certifies fetching_
   uint64_t fetch_deadline_ = 0;
 };
 

@@ -1,0 +1,157 @@
+// Construction, event dispatch, timers and output of the replica. The
+// protocol steps live in requests.cc, normal_case.cc, checkpoints.cc,
+// view_change.cc and status.cc.
+#include "core/replica.h"
+
+#include <sstream>
+#include <string>
+#include <type_traits>
+
+#include "common/assert.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+
+Replica::Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypto,
+                 StateMachine& state_machine, DurableState durable)
+    : config_(config),
+      quorum_(config.quorum()),
+      id_(id),
+      crypto_(crypto),
+      sm_(state_machine),
+      d_(std::move(durable)) {
+  PBFT_ASSERT(std::string(config_.validate()).empty(), config_.validate());
+  PBFT_ASSERT(id_ < config_.replica_count, "replica id out of range");
+  if (d_.stable_seq == 0 && d_.last_executed == 0 && d_.checkpoints.empty()) {
+    // The genesis checkpoint: the empty state everybody starts from.
+    Bytes snapshot = make_snapshot();
+    d_.stable_digest = crypto_.digest(snapshot);
+    d_.checkpoints[0] = OwnCheckpoint{d_.stable_digest, std::move(snapshot)};
+  }
+  if (!d_.view_active && d_.view_change) {
+    // Restarted in the middle of a view change: say so again.
+    view_changes_[id_] = *d_.view_change;
+    broadcast(*d_.view_change);
+  }
+  next_status_ = config_.status_interval_ticks;
+}
+
+template <typename M>
+M Replica::signed_copy(M m) const {
+  m.sig = crypto_.sign(wire::signing_bytes(m));
+  return m;
+}
+template wire::PrePrepare Replica::signed_copy(wire::PrePrepare) const;
+template wire::Prepare Replica::signed_copy(wire::Prepare) const;
+template wire::Checkpoint Replica::signed_copy(wire::Checkpoint) const;
+template wire::ViewChange Replica::signed_copy(wire::ViewChange) const;
+template wire::NewView Replica::signed_copy(wire::NewView) const;
+
+void Replica::receive_request(const wire::Request& request) { handle_request(request, true); }
+
+void Replica::receive(ReplicaId from, const wire::Message& message) {
+  if (from >= config_.replica_count || from == id_) {
+    ++rejected_.wrong_sender;
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::Request>) {
+          handle_request(m, false);
+        } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
+          on_pre_prepare(m);
+        } else if constexpr (std::is_same_v<T, wire::Prepare>) {
+          on_prepare(m);
+        } else if constexpr (std::is_same_v<T, wire::Commit>) {
+          on_commit(from, m);
+        } else if constexpr (std::is_same_v<T, wire::Checkpoint>) {
+          on_checkpoint(m);
+        } else if constexpr (std::is_same_v<T, wire::ViewChange>) {
+          on_view_change(m);
+        } else if constexpr (std::is_same_v<T, wire::NewView>) {
+          on_new_view(m);
+        } else if constexpr (std::is_same_v<T, wire::Status>) {
+          on_status(from, m);
+        } else if constexpr (std::is_same_v<T, wire::StableCheckpoint>) {
+          on_stable_certificate(m.certificate);
+        } else {
+          ++rejected_.malformed;  // replies are for clients
+        }
+      },
+      message);
+}
+
+void Replica::tick() {
+  ++now_;
+  if (request_deadline_ && now_ >= *request_deadline_) {
+    request_deadline_.reset();
+    if (d_.view_active) start_view_change(d_.view + 1);
+  }
+  if (view_change_deadline_ && now_ >= *view_change_deadline_) {
+    view_change_deadline_.reset();
+    if (!d_.view_active) {
+      ++backoff_;  // the new primary did not deliver: try the next, waiting longer
+      start_view_change(d_.view + 1);
+    }
+  }
+  if (fetching_ && now_ >= fetch_deadline_) {
+    out_.fetch_state = *fetching_;
+    fetch_deadline_ = now_ + config_.state_fetch_retry_ticks;
+  }
+  if (now_ >= next_status_) {
+    send_status();
+    next_status_ = now_ + config_.status_interval_ticks;
+  }
+}
+
+Output Replica::take_output() {
+  Output out = std::move(out_);
+  out_ = Output{};
+  return out;
+}
+
+uint64_t Replica::view_change_timeout() const {
+  uint32_t shift = std::min(backoff_, config_.view_change_backoff_max);
+  return uint64_t{config_.view_change_timeout_ticks} << shift;
+}
+
+void Replica::restart_request_timer() {
+  if (d_.view_active && !pending_.empty()) {
+    request_deadline_ = now_ + view_change_timeout();
+  } else {
+    request_deadline_.reset();
+  }
+}
+
+void Replica::stop_request_timer() { request_deadline_.reset(); }
+
+void Replica::send(ReplicaId to, wire::Message m) {
+  PBFT_ASSERT(to != id_, "a replica does not send to itself");
+  out_.sends.push_back(Send{to, std::move(m)});
+}
+
+void Replica::broadcast(wire::Message m) {
+  if (config_.replica_count > 1) out_.sends.push_back(Send{std::nullopt, std::move(m)});
+}
+
+const OwnCheckpoint* Replica::checkpoint_at(Seq seq) const {
+  auto it = d_.checkpoints.find(seq);
+  return it == d_.checkpoints.end() ? nullptr : &it->second;
+}
+
+Digest Replica::batch_digest(const std::vector<wire::Request>& batch) const {
+  return crypto_.digest(wire::batch_bytes(batch));
+}
+
+std::string Replica::describe() const {
+  std::ostringstream s;
+  s << "r" << id_ << " v" << d_.view << (d_.view_active ? "" : "(changing)")
+    << (is_primary() ? " primary" : "") << " h=" << d_.stable_seq << " exec=" << d_.last_executed
+    << " proposed=" << d_.last_proposed << " slots=" << d_.slots.size()
+    << " pending=" << pending_.size();
+  if (fetching_) s << " fetching=" << fetching_->seq;
+  return s.str();
+}
+
+}  // namespace pbft::core

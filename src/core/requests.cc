@@ -1,0 +1,106 @@
+// Client requests: checking them, answering retransmissions from the reply
+// cache, forwarding to the primary, and the primary's adaptive batching.
+#include <algorithm>
+
+#include "common/assert.h"
+#include "core/replica.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+
+void Replica::handle_request(const wire::Request& request, bool from_client) {
+  if (!crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
+    ++rejected_.bad_signature;
+    return;
+  }
+  if (const ClientTable::Entry* done = d_.clients.find(request.client);
+      done != nullptr && request.timestamp <= done->timestamp) {
+    // Already executed: a retransmission gets the cached reply; older
+    // requests are answered by nothing (the client has moved on).
+    if (request.timestamp == done->timestamp && from_client) {
+      out_.replies.push_back(ClientReply{
+          request.client,
+          wire::Reply{d_.view, done->timestamp, request.client, id_, done->result}});
+    }
+    return;
+  }
+  if (auto it = pending_.find(request.client);
+      it != pending_.end() && it->second.timestamp >= request.timestamp) {
+    // Known and waiting. A client that asks again may not have reached the
+    // primary: pass it on once more.
+    if (from_client && d_.view_active && !is_primary() && it->second == request)
+      send(primary_of(d_.view), request);
+    return;
+  }
+  add_pending(request);
+  if (!pending_.contains(request.client)) return;  // over the limit
+  if (!d_.view_active) return;  // passed on when the next view starts
+  if (is_primary()) {
+    queue_.emplace_back(request.client, request.timestamp);
+    propose_batches();
+  } else if (from_client) {
+    send(primary_of(d_.view), request);
+  }
+  if (!request_deadline_) restart_request_timer();
+}
+
+void Replica::add_pending(const wire::Request& request) {
+  if (!pending_.contains(request.client) && pending_.size() >= config_.pending_clients_max) {
+    ++rejected_.out_of_window;
+    return;
+  }
+  pending_[request.client] = request;
+}
+
+void Replica::forget_executed_pending() {
+  std::erase_if(pending_, [&](const auto& entry) {
+    return !d_.clients.is_new(entry.first, entry.second.timestamp);
+  });
+  std::erase_if(proposed_, [&](const auto& p) { return !d_.clients.is_new(p.first, p.second); });
+}
+
+// Adaptive batching: a batch closes as soon as the pipeline has room, so a
+// lightly loaded primary sends each request at once and a busy one packs
+// what arrived while earlier batches were in flight.
+void Replica::propose_batches() {
+  if (!is_primary()) return;
+  while (!queue_.empty()) {
+    Seq next = std::max(d_.last_proposed, d_.stable_seq) + 1;
+    if (next > d_.stable_seq + config_.window_size) return;
+    Seq in_flight = next - 1 > d_.last_executed ? next - 1 - d_.last_executed : 0;
+    if (in_flight >= config_.pipeline_depth_max) return;
+
+    std::vector<wire::Request> batch;
+    uint64_t bytes = 0;
+    while (!queue_.empty() && batch.size() < config_.batch_requests_max) {
+      auto [client, timestamp] = queue_.front();
+      auto it = pending_.find(client);
+      bool fresh = it != pending_.end() && it->second.timestamp == timestamp &&
+                   !proposed_.contains({client, timestamp}) && d_.clients.is_new(client, timestamp);
+      if (!fresh) {
+        queue_.pop_front();
+        continue;
+      }
+      if (!batch.empty() && bytes + it->second.operation.size() > config_.batch_bytes_max) break;
+      bytes += it->second.operation.size();
+      batch.push_back(it->second);
+      proposed_.insert({client, timestamp});
+      queue_.pop_front();
+    }
+    if (batch.empty()) return;
+
+    wire::PrePrepare pp;
+    pp.view = d_.view;
+    pp.seq = next;
+    pp.digest = batch_digest(batch);
+    pp.batch = std::move(batch);
+    pp = signed_copy(std::move(pp));
+    d_.last_proposed = next;
+    d_.slots[next].pre_prepare = pp;
+    persist();
+    broadcast(pp);
+    check_prepared(next);
+  }
+}
+
+}  // namespace pbft::core

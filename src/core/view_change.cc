@@ -1,0 +1,239 @@
+// View changes (signed variant of Castro & Liskov): VIEW-CHANGE carries the
+// stable checkpoint certificate and the prepared certificates; the new
+// primary's NEW-VIEW carries q view changes and the pre-prepares they imply,
+// which every backup recomputes before it accepts.
+#include <algorithm>
+#include <set>
+
+#include "common/assert.h"
+#include "core/replica.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+
+void Replica::start_view_change(View new_view) {
+  if (new_view <= d_.view) return;
+  d_.view = new_view;
+  d_.view_active = false;
+  stop_request_timer();
+  view_change_deadline_.reset();
+  queue_.clear();
+  proposed_.clear();
+  d_.view_change = make_view_change(new_view);
+  persist();
+  broadcast(*d_.view_change);
+  std::erase_if(view_changes_, [&](const auto& e) { return e.second.new_view < new_view; });
+  view_changes_[id_] = *d_.view_change;
+  on_view_change_quorum();
+}
+
+wire::ViewChange Replica::make_view_change(View new_view) {
+  wire::ViewChange vc;
+  vc.new_view = new_view;
+  vc.stable_seq = d_.stable_seq;
+  vc.checkpoint_cert = d_.stable_cert;
+  for (const auto& [seq, cert] : d_.prepared_certs) {
+    if (seq > d_.stable_seq) vc.prepared.push_back(cert);
+  }
+  vc.replica = id_;
+  return signed_copy(std::move(vc));
+}
+
+bool Replica::valid_prepared_cert(const wire::PreparedCert& c, View before_view) {
+  const wire::PrePrepare& pp = c.pre_prepare;
+  if (pp.view >= before_view) return false;
+  if (!valid_pre_prepare(pp, false) || batch_digest(pp.batch) != pp.digest) return false;
+  if (c.prepares.size() + 1 < q() || c.prepares.size() > config_.replica_count) return false;
+  std::set<ReplicaId> signers;
+  for (const wire::Prepare& p : c.prepares) {
+    if (p.view != pp.view || p.seq != pp.seq || p.digest != pp.digest) return false;
+    if (p.replica >= config_.replica_count || p.replica == primary_of(pp.view)) return false;
+    if (!signers.insert(p.replica).second) return false;
+    if (!crypto_.verify_replica(p.replica, wire::signing_bytes(p), p.sig)) return false;
+  }
+  return true;
+}
+
+bool Replica::valid_view_change(const wire::ViewChange& m) {
+  if (m.replica >= config_.replica_count) return false;
+  if (!crypto_.verify_replica(m.replica, wire::signing_bytes(m), m.sig)) return false;
+  if (m.stable_seq == 0) {
+    if (!m.checkpoint_cert.empty()) return false;
+  } else {
+    Seq seq = 0;
+    Digest digest;
+    if (!valid_checkpoint_cert(m.checkpoint_cert, &seq, &digest) || seq != m.stable_seq)
+      return false;
+  }
+  Seq previous = m.stable_seq;
+  for (const wire::PreparedCert& c : m.prepared) {
+    Seq seq = c.pre_prepare.seq;
+    if (seq <= previous || seq > m.stable_seq + config_.window_size) return false;
+    if (!valid_prepared_cert(c, m.new_view)) return false;
+    previous = seq;
+  }
+  return true;
+}
+
+void Replica::on_view_change(const wire::ViewChange& m) {
+  if (m.new_view < d_.view || (m.new_view == d_.view && d_.view_active)) return;  // stale
+  if (auto it = view_changes_.find(m.replica);
+      it != view_changes_.end() && it->second.new_view >= m.new_view)
+    return;  // already have this or a later one from that replica
+  if (!valid_view_change(m)) {
+    ++rejected_.bad_certificate;
+    return;
+  }
+  view_changes_[m.replica] = m;
+  join_higher_views();
+  on_view_change_quorum();
+}
+
+// f+1 replicas asking for higher views include a correct one: follow them
+// to the smallest of those views, even before this replica's timer fires.
+void Replica::join_higher_views() {
+  std::vector<View> higher;
+  for (const auto& [replica, vc] : view_changes_) {
+    if (replica != id_ && vc.new_view > d_.view) higher.push_back(vc.new_view);
+  }
+  if (higher.size() >= quorum_.f + 1) {
+    start_view_change(*std::min_element(higher.begin(), higher.end()));
+  }
+}
+
+void Replica::on_view_change_quorum() {
+  if (d_.view_active) return;
+  uint32_t count = 0;
+  for (const auto& [replica, vc] : view_changes_) {
+    if (vc.new_view == d_.view) ++count;
+  }
+  if (count < q()) return;
+  // q replicas moved to this view: wait for its primary, but not forever.
+  if (!view_change_deadline_) view_change_deadline_ = now_ + view_change_timeout();
+  if (primary_of(d_.view) == id_) send_new_view();
+}
+
+Replica::NewViewPlan Replica::plan_new_view(View view, const std::vector<wire::ViewChange>& vcs) {
+  NewViewPlan plan;
+  for (const wire::ViewChange& vc : vcs) {
+    if (vc.stable_seq > plan.min_s) {
+      plan.min_s = vc.stable_seq;
+      plan.checkpoint_cert = vc.checkpoint_cert;
+    }
+  }
+  // For each seq above min_s, the prepared certificate of the highest view.
+  std::map<Seq, const wire::PrePrepare*> chosen;
+  for (const wire::ViewChange& vc : vcs) {
+    for (const wire::PreparedCert& c : vc.prepared) {
+      const wire::PrePrepare& pp = c.pre_prepare;
+      if (pp.seq <= plan.min_s) continue;
+      auto [it, inserted] = chosen.emplace(pp.seq, &pp);
+      if (!inserted && pp.view > it->second->view) it->second = &pp;
+    }
+  }
+  Seq max_s = chosen.empty() ? plan.min_s : chosen.rbegin()->first;
+  for (Seq seq = plan.min_s + 1; seq <= max_s; ++seq) {
+    wire::PrePrepare pp;
+    pp.view = view;
+    pp.seq = seq;
+    if (auto it = chosen.find(seq); it != chosen.end()) {
+      pp.digest = it->second->digest;
+      pp.batch = it->second->batch;
+    } else {
+      pp.digest = batch_digest({});  // a null request fills the gap
+    }
+    plan.pre_prepares.push_back(std::move(pp));
+  }
+  return plan;
+}
+
+void Replica::send_new_view() {
+  wire::NewView nv;
+  nv.view = d_.view;
+  for (const auto& [replica, vc] : view_changes_) {
+    if (vc.new_view == d_.view && nv.view_changes.size() < q()) nv.view_changes.push_back(vc);
+  }
+  PBFT_ASSERT(nv.view_changes.size() == q(), "a NEW-VIEW needs a quorum of view changes");
+  NewViewPlan plan = plan_new_view(nv.view, nv.view_changes);
+  for (wire::PrePrepare& pp : plan.pre_prepares) {
+    pp = signed_copy(std::move(pp));
+    wire::PrePrepare header = pp;
+    header.batch.clear();
+    nv.pre_prepares.push_back(std::move(header));
+  }
+  nv.replica = id_;
+  nv = signed_copy(std::move(nv));
+  broadcast(nv);
+  enter_view(nv, plan);
+}
+
+void Replica::on_new_view(const wire::NewView& m) {
+  if (m.view < d_.view || (m.view == d_.view && d_.view_active)) return;  // stale
+  if (m.replica != primary_of(m.view) ||
+      !crypto_.verify_replica(m.replica, wire::signing_bytes(m), m.sig)) {
+    ++rejected_.bad_signature;
+    return;
+  }
+  // From here on the new primary signed it: if it is wrong, the primary is
+  // faulty and must be replaced.
+  bool ok = m.view_changes.size() >= q() && m.view_changes.size() <= config_.replica_count;
+  std::set<ReplicaId> senders;
+  for (const wire::ViewChange& vc : m.view_changes) {
+    if (!ok) break;
+    ok = vc.new_view == m.view && senders.insert(vc.replica).second && valid_view_change(vc);
+  }
+  NewViewPlan plan;
+  if (ok) {
+    plan = plan_new_view(m.view, m.view_changes);
+    ok = plan.pre_prepares.size() == m.pre_prepares.size();
+    for (size_t i = 0; ok && i < plan.pre_prepares.size(); ++i) {
+      const wire::PrePrepare& got = m.pre_prepares[i];
+      wire::PrePrepare& want = plan.pre_prepares[i];
+      ok = got.view == want.view && got.seq == want.seq && got.digest == want.digest &&
+           got.batch.empty() && valid_pre_prepare(got, false);
+      want.sig = got.sig;
+    }
+  }
+  if (!ok) {
+    ++rejected_.bad_certificate;
+    if (m.view >= d_.view) start_view_change(m.view + 1);
+    return;
+  }
+  enter_view(m, plan);
+}
+
+void Replica::enter_view(const wire::NewView& m, const NewViewPlan& plan) {
+  // The checkpoint the new view starts from may be ahead of this replica.
+  if (plan.min_s > d_.stable_seq) {
+    adopt_certificate(plan.min_s, plan.checkpoint_cert[0].state_digest, plan.checkpoint_cert);
+  }
+  d_.view = m.view;
+  d_.view_active = true;
+  d_.new_view = m;
+  d_.slots.clear();
+  queue_.clear();
+  proposed_.clear();
+  view_change_deadline_.reset();
+  std::erase_if(view_changes_, [&](const auto& e) { return e.second.new_view <= m.view; });
+  Seq max_s = plan.min_s;
+  for (const wire::PrePrepare& pp : plan.pre_prepares) {
+    max_s = std::max(max_s, pp.seq);
+    for (const wire::Request& r : pp.batch) proposed_.insert({r.client, r.timestamp});
+  }
+  d_.last_proposed = std::max(max_s, d_.stable_seq);
+  persist();
+  for (const wire::PrePrepare& pp : plan.pre_prepares) {
+    if (!in_window(pp.seq)) continue;
+    accept_pre_prepare(pp);
+  }
+  // Requests that waited through the view change go to the new primary.
+  if (is_primary()) {
+    for (const auto& [client, r] : pending_) queue_.emplace_back(client, r.timestamp);
+    propose_batches();
+  } else {
+    for (const auto& [client, r] : pending_) send(primary_of(d_.view), r);
+  }
+  restart_request_timer();
+}
+
+}  // namespace pbft::core
