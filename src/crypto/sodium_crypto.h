@@ -54,7 +54,13 @@ class SodiumCrypto final : public Crypto {
  private:
   using MacKey = std::array<uint8_t, 32>;
   Keyring keyring_;
-  std::vector<std::optional<MacKey>> mac_keys_;  // index = peer ReplicaId
+  // Pairwise MAC keys, one per direction (crypto_kx session keys; the lower
+  // replica id plays the kx client): mac_keys_[p] authenticates what this
+  // replica sends to p, verify_mac_keys_[p] what it receives from p. Empty
+  // for this replica itself, for a client principal, and for peers whose
+  // public key does not convert to X25519.
+  std::vector<std::optional<MacKey>> mac_keys_;         // index = peer ReplicaId
+  std::vector<std::optional<MacKey>> verify_mac_keys_;  // index = peer ReplicaId
 };
 
 }  // namespace pbft::crypto

@@ -1,0 +1,145 @@
+#include "crypto/sodium_crypto.h"
+
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "common/assert.h"
+
+namespace pbft::crypto {
+
+static_assert(public_key_size == crypto_sign_PUBLICKEYBYTES);
+static_assert(secret_key_size == crypto_sign_SECRETKEYBYTES);
+static_assert(seed_size == crypto_sign_SEEDBYTES);
+static_assert(signature_size == crypto_sign_BYTES);
+static_assert(digest_size == 32 && digest_size >= crypto_generichash_BYTES_MIN &&
+              digest_size <= crypto_generichash_BYTES_MAX);
+static_assert(mac_size == 32 && mac_size >= crypto_generichash_BYTES_MIN &&
+              mac_size <= crypto_generichash_BYTES_MAX);
+static_assert(crypto_kx_SESSIONKEYBYTES == 32);
+static_assert(crypto_kx_SESSIONKEYBYTES >= crypto_generichash_KEYBYTES_MIN &&
+              crypto_kx_SESSIONKEYBYTES <= crypto_generichash_KEYBYTES_MAX);
+static_assert(crypto_kx_PUBLICKEYBYTES == crypto_scalarmult_curve25519_BYTES);
+static_assert(crypto_kx_SECRETKEYBYTES == crypto_scalarmult_curve25519_BYTES);
+
+void init_sodium() {
+  // sodium_init() is itself safe to call repeatedly and from several
+  // threads; the static only saves the repeated calls.
+  static const bool initialised = [] {
+    if (sodium_init() < 0) {
+      std::fprintf(stderr, "pbft: sodium_init() failed\n");
+      std::abort();
+    }
+    return true;
+  }();
+  (void)initialised;
+}
+
+KeyPair generate_key_pair() {
+  init_sodium();
+  KeyPair kp;
+  crypto_sign_keypair(kp.public_key.data(), kp.secret_key.data());
+  return kp;
+}
+
+KeyPair key_pair_from_seed(const std::array<uint8_t, seed_size>& seed) {
+  init_sodium();
+  KeyPair kp;
+  crypto_sign_seed_keypair(kp.public_key.data(), kp.secret_key.data(), seed.data());
+  return kp;
+}
+
+namespace {
+
+Digest blake2b_256(ByteView data, const uint8_t* key, size_t key_size) {
+  Digest d;
+  crypto_generichash(d.bytes.data(), d.bytes.size(), data.data(), data.size(), key, key_size);
+  return d;
+}
+
+}  // namespace
+
+SodiumCrypto::SodiumCrypto(Keyring keyring) : keyring_(std::move(keyring)) {
+  init_sodium();
+  if (!keyring_.self_is_replica) return;
+
+  const size_t n = keyring_.replicas.size();
+  PBFT_ASSERT(keyring_.self_id < n, "replica id " + std::to_string(keyring_.self_id) +
+                                        " outside a keyring of " + std::to_string(n) + " replicas");
+  const auto self = static_cast<ReplicaId>(keyring_.self_id);
+  mac_keys_.resize(n);
+  verify_mac_keys_.resize(n);
+
+  std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> self_pk{};
+  std::array<uint8_t, crypto_kx_SECRETKEYBYTES> self_sk{};
+  PBFT_ASSERT(crypto_sign_ed25519_pk_to_curve25519(self_pk.data(),
+                                                   keyring_.self.public_key.data()) == 0,
+              "own Ed25519 public key does not convert to X25519");
+  crypto_sign_ed25519_sk_to_curve25519(self_sk.data(), keyring_.self.secret_key.data());
+
+  for (ReplicaId peer = 0; peer < n; ++peer) {
+    if (peer == self) continue;
+    std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> peer_pk{};
+    if (crypto_sign_ed25519_pk_to_curve25519(peer_pk.data(), keyring_.replicas[peer].data()) != 0)
+      continue;  // not a valid key: no MACs with this peer
+    MacKey rx{}, tx{};
+    const int rc = self < peer ? crypto_kx_client_session_keys(rx.data(), tx.data(), self_pk.data(),
+                                                               self_sk.data(), peer_pk.data())
+                               : crypto_kx_server_session_keys(rx.data(), tx.data(), self_pk.data(),
+                                                               self_sk.data(), peer_pk.data());
+    if (rc == 0) {
+      mac_keys_[peer] = tx;
+      verify_mac_keys_[peer] = rx;
+    }
+    sodium_memzero(rx.data(), rx.size());
+    sodium_memzero(tx.data(), tx.size());
+  }
+  sodium_memzero(self_sk.data(), self_sk.size());
+}
+
+Digest SodiumCrypto::digest(ByteView data) const { return blake2b_256(data, nullptr, 0); }
+
+Signature SodiumCrypto::sign(ByteView data) const {
+  Signature sig{};
+  crypto_sign_detached(sig.data(), nullptr, data.data(), data.size(),
+                       keyring_.self.secret_key.data());
+  return sig;
+}
+
+bool SodiumCrypto::verify_replica(ReplicaId signer, ByteView data, const Signature& sig) const {
+  if (signer >= keyring_.replicas.size()) return false;
+  return crypto_sign_verify_detached(sig.data(), data.data(), data.size(),
+                                     keyring_.replicas[signer].data()) == 0;
+}
+
+bool SodiumCrypto::verify_client(ClientId signer, ByteView data, const Signature& sig) const {
+  auto it = keyring_.clients.find(signer);
+  if (it == keyring_.clients.end()) return false;
+  return crypto_sign_verify_detached(sig.data(), data.data(), data.size(), it->second.data()) == 0;
+}
+
+Mac SodiumCrypto::mac(ReplicaId peer, ByteView data) const {
+  PBFT_ASSERT(keyring_.self_is_replica, "a client has no MAC keys");
+  PBFT_ASSERT(peer != keyring_.self_id, "a replica cannot MAC to itself");
+  PBFT_ASSERT(peer < mac_keys_.size() && mac_keys_[peer].has_value(),
+              "no MAC key for replica " + std::to_string(peer));
+  const MacKey& key = *mac_keys_[peer];
+  Mac out{};
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), key.data(), key.size());
+  return out;
+}
+
+bool SodiumCrypto::verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const {
+  if (!keyring_.self_is_replica) return false;
+  if (peer >= verify_mac_keys_.size() || !verify_mac_keys_[peer].has_value()) return false;
+  const MacKey& key = *verify_mac_keys_[peer];
+  Mac expected{};
+  crypto_generichash(expected.data(), expected.size(), data.data(), data.size(), key.data(),
+                     key.size());
+  return sodium_memcmp(expected.data(), mac.data(), mac.size()) == 0;
+}
+
+}  // namespace pbft::crypto

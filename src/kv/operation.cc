@@ -1,0 +1,85 @@
+#include "kv/operation.h"
+
+#include <utility>
+
+#include "kv/byte_io.h"
+
+namespace pbft::kv {
+
+using detail::Reader;
+
+Bytes encode_operation(const Operation& op) {
+  Bytes out;
+  out.reserve(1 + 4 + op.key.size() + (op.kind == OpKind::put ? 4 + op.value.size() : 0));
+  detail::put_u8(out, static_cast<uint8_t>(op.kind));
+  detail::put_string(out, op.key);
+  // Only a put carries a value; a get or del's `value` is not encoded.
+  if (op.kind == OpKind::put) detail::put_string(out, op.value);
+  return out;
+}
+
+std::optional<Operation> decode_operation(ByteView bytes) {
+  Reader in(bytes);
+  auto kind = in.u8();
+  if (!kind) return std::nullopt;
+  Operation op;
+  switch (*kind) {
+    case static_cast<uint8_t>(OpKind::get):
+    case static_cast<uint8_t>(OpKind::put):
+    case static_cast<uint8_t>(OpKind::del):
+      op.kind = static_cast<OpKind>(*kind);
+      break;
+    default:
+      return std::nullopt;
+  }
+  auto key = in.string(key_bytes_max);
+  if (!key) return std::nullopt;
+  op.key = std::move(*key);
+  if (op.kind == OpKind::put) {
+    auto value = in.string(value_bytes_max);
+    if (!value) return std::nullopt;
+    op.value = std::move(*value);
+  }
+  if (!in.at_end()) return std::nullopt;
+  return op;
+}
+
+// Result: u8 status; then, only for an ok result that carries a value (a get
+// that found its key), the u32-length-prefixed value. Whether a value follows
+// is told by whether any bytes follow, so "ok, no value" (1 byte) and "ok,
+// empty value" (5 bytes) stay distinct and decode(encode(r)) == r.
+Bytes encode_result(const Result& r) {
+  PBFT_ASSERT(!r.value.has_value() || r.status == ResultStatus::ok,
+              "only an ok result carries a value");
+  Bytes out;
+  out.reserve(1 + (r.value ? 4 + r.value->size() : 0));
+  detail::put_u8(out, static_cast<uint8_t>(r.status));
+  if (r.value) detail::put_string(out, *r.value);
+  return out;
+}
+
+std::optional<Result> decode_result(ByteView bytes) {
+  Reader in(bytes);
+  auto status = in.u8();
+  if (!status) return std::nullopt;
+  Result r;
+  switch (*status) {
+    case static_cast<uint8_t>(ResultStatus::ok):
+    case static_cast<uint8_t>(ResultStatus::not_found):
+    case static_cast<uint8_t>(ResultStatus::bad_operation):
+      r.status = static_cast<ResultStatus>(*status);
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (!in.at_end()) {
+    if (r.status != ResultStatus::ok) return std::nullopt;
+    auto value = in.string(value_bytes_max);
+    if (!value) return std::nullopt;
+    r.value = std::move(*value);
+    if (!in.at_end()) return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace pbft::kv
