@@ -53,6 +53,14 @@ void Replica::on_pre_prepare(const wire::PrePrepare& m) {
     if (!slot.pre_prepare && slot.prepares.empty() && slot.commits.empty()) d_.slots.erase(m.seq);
     return;
   }
+  if (auto done = d_.executed_digests.find(m.seq);
+      done != d_.executed_digests.end() && done->second != m.digest) {
+    // A signed proposal that contradicts what a quorum committed: only a
+    // faulty primary sends that.
+    ++rejected_.conflicting;
+    start_view_change(d_.view + 1);
+    return;
+  }
   accept_pre_prepare(m);
 }
 

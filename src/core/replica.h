@@ -115,6 +115,7 @@ class Replica {
   // requests.cc
   void handle_request(const wire::Request& request, bool from_client);
   void propose_batches();
+  void propose_from_queue();
   void add_pending(const wire::Request& request);
   void forget_executed_pending();
 
@@ -197,6 +198,7 @@ class Replica {
   std::optional<uint64_t> request_deadline_;   // view change when it passes
   std::optional<uint64_t> view_change_deadline_;  // next view when NEW-VIEW is late
   uint32_t backoff_ = 0;                       // failed view changes in a row
+  bool proposing_ = false;
   uint64_t next_status_ = 0;
   std::optional<FetchState> fetching_;
   std::vector<wire::Checkpoint> fetch_cert_;  // certifies fetching_

@@ -63,7 +63,15 @@ void Replica::forget_executed_pending() {
 // lightly loaded primary sends each request at once and a busy one packs
 // what arrived while earlier batches were in flight.
 void Replica::propose_batches() {
-  if (!is_primary()) return;
+  // Proposing can commit and execute at once (n = 1), which proposes again:
+  // let the outer loop carry on instead of recursing.
+  if (!is_primary() || proposing_) return;
+  proposing_ = true;
+  propose_from_queue();
+  proposing_ = false;
+}
+
+void Replica::propose_from_queue() {
   while (!queue_.empty()) {
     Seq next = std::max(d_.last_proposed, d_.stable_seq) + 1;
     if (next > d_.stable_seq + config_.window_size) return;

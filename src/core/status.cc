@@ -44,9 +44,15 @@ void Replica::on_status(ReplicaId from, const wire::Status& m) {
   if (!d_.view_active && m.view == d_.view && !m.view_active && d_.view_change)
     send(from, *d_.view_change);
 
-  // Checkpoints: a replica below our stable checkpoint gets its certificate.
+  // Checkpoints: a replica below our stable checkpoint gets its
+  // certificate, and our votes for later ones (a lost CHECKPOINT would
+  // otherwise keep the window from ever moving).
   if (m.stable_seq < d_.stable_seq && !d_.stable_cert.empty())
     send(from, wire::StableCheckpoint{d_.stable_cert});
+  for (const auto& [seq, own] : d_.checkpoints) {
+    if (seq > d_.stable_seq && seq > m.stable_seq)
+      send(from, signed_copy(wire::Checkpoint{seq, own.digest, id_, {}}));
+  }
 
   // Slots: resend what the peer has not got for unfinished sequence numbers.
   if (m.view != d_.view || !m.view_active || !d_.view_active) return;
