@@ -1,0 +1,239 @@
+// Unit tests of the replica's defences: forged certificates, a bad
+// NEW-VIEW, state transfer with a bad snapshot, messages that claim another
+// sender. Whole-protocol behaviour is covered by tests/scenarios and the
+// simulator.
+#include "core/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <memory>
+#include <set>
+
+#include "crypto/fake_crypto.h"
+#include "kv/kv_store.h"
+#include "kv/operation.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+namespace {
+
+constexpr uint64_t secret = 9;
+
+struct Node {
+  Node(const Config& c, ReplicaId id)
+      : crypto(secret, crypto::Principal::replica(id)), replica(c, id, crypto, kv) {}
+  crypto::FakeCrypto crypto;
+  kv::KvStore kv;
+  Replica replica;
+  bool isolated = false;
+  std::vector<FetchState> fetches;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(Config c) : config(c) {
+    for (ReplicaId i = 0; i < c.replica_count; ++i) nodes.push_back(std::make_unique<Node>(c, i));
+  }
+
+  wire::Request request(ClientId c, const std::string& key, const std::string& value) {
+    wire::Request r{c, ++timestamps[c], kv::encode_operation({kv::OpKind::put, key, value}), {}};
+    r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(c)).sign(wire::signing_bytes(r));
+    return r;
+  }
+  void submit(const wire::Request& r) {
+    for (auto& n : nodes) {
+      if (n->isolated) continue;
+      n->replica.receive_request(r);
+      collect(n->replica.id());
+    }
+    pump();
+  }
+  void collect(ReplicaId i) {
+    Output out = nodes[i]->replica.take_output();
+    if (out.fetch_state) nodes[i]->fetches.push_back(*out.fetch_state);
+    for (Send& s : out.sends) {
+      for (ReplicaId to = 0; to < nodes.size(); ++to) {
+        if (to != i && (!s.to || *s.to == to)) queue.push_back({i, to, s.message});
+      }
+    }
+  }
+  void deliver(ReplicaId from, ReplicaId to, const wire::Message& m) {
+    nodes[to]->replica.receive(from, m);
+    collect(to);
+  }
+  void pump() {
+    while (!queue.empty()) {
+      auto [from, to, m] = queue.front();
+      queue.pop_front();
+      if (nodes[from]->isolated || nodes[to]->isolated) continue;
+      deliver(from, to, m);
+    }
+  }
+  void tick(int times) {
+    for (int t = 0; t < times; ++t) {
+      for (auto& n : nodes) {
+        if (n->isolated) continue;
+        n->replica.tick();
+        collect(n->replica.id());
+      }
+      pump();
+    }
+  }
+  Replica& r(ReplicaId i) { return nodes[i]->replica; }
+
+  Config config;
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::deque<std::tuple<ReplicaId, ReplicaId, wire::Message>> queue;
+  std::map<ClientId, uint64_t> timestamps;
+};
+
+Config small_config() {
+  Config c;
+  c.replica_count = 4;
+  c.checkpoint_interval = 2;
+  c.window_size = 4;
+  c.view_change_timeout_ticks = 10;
+  c.status_interval_ticks = 3;
+  return c;
+}
+
+TEST(Replica, CommitClaimingAnotherSenderIsDropped) {
+  Cluster c(small_config());
+  c.submit(c.request(1, "a", "1"));
+  ASSERT_EQ(c.r(1).last_executed(), 1u);
+  // Replica 2's link carries a commit that names replica 3.
+  wire::Commit forged{0, 2, c.r(0).batch_digest({}), 3};
+  c.deliver(2, 1, forged);
+  EXPECT_EQ(c.r(1).rejected().wrong_sender, 1u);
+  EXPECT_TRUE(c.r(1).durable().slots.find(2) == c.r(1).durable().slots.end());
+}
+
+TEST(Replica, ViewChangeWithForgedPreparesIsRejected) {
+  Cluster c(small_config());
+  Node& byz = *c.nodes[3];
+  // A prepared certificate whose prepares claim replicas 1 and 2 but are
+  // signed with replica 3's key.
+  wire::PrePrepare pp{0, 1, c.r(0).batch_digest({}), {}, {}};
+  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
+  wire::PreparedCert cert{pp, {}};
+  for (ReplicaId claimed : {1u, 2u}) {
+    wire::Prepare p{0, 1, pp.digest, claimed, {}};
+    p.sig = byz.crypto.sign(wire::signing_bytes(p));
+    cert.prepares.push_back(p);
+  }
+  wire::ViewChange vc{1, 0, {}, {cert}, 3, {}};
+  vc.sig = byz.crypto.sign(wire::signing_bytes(vc));
+  c.deliver(3, 1, vc);
+  EXPECT_EQ(c.r(1).rejected().bad_certificate, 1u);
+
+  // The same view change without the forged certificate is fine.
+  wire::ViewChange honest{1, 0, {}, {}, 3, {}};
+  honest.sig = byz.crypto.sign(wire::signing_bytes(honest));
+  c.deliver(3, 1, honest);
+  EXPECT_EQ(c.r(1).rejected().bad_certificate, 1u);
+}
+
+TEST(Replica, NewViewThatDoesNotMatchItsViewChangesReplacesThePrimary) {
+  Cluster c(small_config());
+  c.submit(c.request(1, "a", "1"));
+  // Real view changes for view 1 from replicas 0, 2 and 3, each carrying
+  // its prepared certificate for seq 1.
+  std::vector<wire::ViewChange> vcs;
+  for (ReplicaId i : {0u, 2u, 3u}) {
+    wire::ViewChange vc{1, 0, {}, {}, i, {}};
+    for (const auto& [seq, cert] : c.r(i).durable().prepared_certs) vc.prepared.push_back(cert);
+    vc.sig = c.nodes[i]->crypto.sign(wire::signing_bytes(vc));
+    vcs.push_back(vc);
+  }
+  ASSERT_FALSE(vcs[0].prepared.empty());
+  // Wrong: seq 1 was prepared with a real batch, not a null request.
+  wire::PrePrepare header{1, 1, c.r(0).batch_digest({}), {}, {}};
+  header.sig = c.nodes[1]->crypto.sign(wire::signing_bytes(header));
+  wire::NewView bad{1, vcs, {header}, 1, {}};
+  bad.sig = c.nodes[1]->crypto.sign(wire::signing_bytes(bad));
+  c.deliver(1, 2, bad);
+  EXPECT_EQ(c.r(2).rejected().bad_certificate, 1u);
+  EXPECT_EQ(c.r(2).view(), 2u) << "a primary that signs a wrong NEW-VIEW is replaced";
+  EXPECT_FALSE(c.r(2).view_active());
+
+  // The right pre-prepare is accepted by a replica still in view 0.
+  wire::PrePrepare good_header = vcs[0].prepared[0].pre_prepare;
+  good_header.view = 1;
+  good_header.batch.clear();
+  good_header.sig = c.nodes[1]->crypto.sign(wire::signing_bytes(good_header));
+  wire::NewView good{1, vcs, {good_header}, 1, {}};
+  good.sig = c.nodes[1]->crypto.sign(wire::signing_bytes(good));
+  c.deliver(1, 3, good);
+  EXPECT_EQ(c.r(3).view(), 1u);
+  EXPECT_TRUE(c.r(3).view_active());
+  EXPECT_EQ(c.r(3).rejected().bad_certificate, 0u);
+}
+
+TEST(Replica, StateTransferChecksTheCertifiedDigest) {
+  Cluster c(small_config());
+  c.nodes[3]->isolated = true;
+  c.submit(c.request(1, "a", "1"));
+  c.submit(c.request(2, "b", "2"));
+  c.submit(c.request(1, "a", "3"));
+  ASSERT_EQ(c.r(0).stable_seq(), 2u);
+  ASSERT_EQ(c.r(3).last_executed(), 0u);
+  c.nodes[3]->isolated = false;
+  c.tick(4);  // STATUS brings replica 3 the certificate; it asks for the state
+  ASSERT_FALSE(c.nodes[3]->fetches.empty());
+  FetchState fetch = c.nodes[3]->fetches.back();
+  EXPECT_EQ(fetch.seq, 2u);
+
+  Bytes wrong = c.r(0).checkpoint_at(2)->snapshot;
+  wrong.back() ^= 1;
+  c.r(3).state_transferred(2, wrong);
+  c.collect(3);
+  EXPECT_EQ(c.r(3).rejected().bad_state, 1u);
+  EXPECT_EQ(c.r(3).last_executed(), 0u);
+  EXPECT_FALSE(c.nodes[3]->kv.get("a").has_value());
+
+  c.r(3).state_transferred(2, c.r(0).checkpoint_at(2)->snapshot);
+  c.collect(3);
+  c.pump();
+  EXPECT_EQ(c.r(3).stable_seq(), 2u);
+  EXPECT_EQ(c.nodes[3]->kv.get("b"), "2");
+  c.tick(10);  // and then it catches up on seq 3 from its peers
+  EXPECT_EQ(c.r(3).last_executed(), 3u);
+  EXPECT_EQ(c.nodes[3]->kv.get("a"), "3");
+}
+
+TEST(Replica, RetransmittedRequestGetsTheCachedReplyAndRunsOnce) {
+  Cluster c(small_config());
+  wire::Request r = c.request(1, "a", "1");
+  c.submit(r);
+  ASSERT_EQ(c.r(2).last_executed(), 1u);
+  c.r(2).receive_request(r);
+  Output out = c.r(2).take_output();
+  ASSERT_EQ(out.replies.size(), 1u);
+  EXPECT_EQ(out.replies[0].reply.timestamp, r.timestamp);
+  EXPECT_TRUE(out.sends.empty());
+  c.submit(r);
+  EXPECT_EQ(c.r(0).last_executed(), 1u);
+}
+
+TEST(ClientTable, EncodesCanonicallyAndRejectsGarbage) {
+  ClientTable t;
+  t.record(7, 3, Bytes{1, 2});
+  t.record(2, 1, Bytes{});
+  Bytes enc = t.encode();
+  size_t consumed = 0;
+  auto back = ClientTable::decode(enc, consumed);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, t);
+  EXPECT_EQ(consumed, enc.size());
+  for (size_t len = 0; len < enc.size(); ++len) {
+    size_t c2 = 0;
+    EXPECT_FALSE(ClientTable::decode(ByteView(enc.data(), len), c2).has_value()) << len;
+  }
+  EXPECT_FALSE(t.is_new(7, 3));
+  EXPECT_TRUE(t.is_new(7, 4));
+  EXPECT_TRUE(t.is_new(8, 1));
+}
+
+}  // namespace
+}  // namespace pbft::core
