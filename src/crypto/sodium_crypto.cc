@@ -1,5 +1,7 @@
 #include "crypto/sodium_crypto.h"
 
+#include "common/client_id.h"
+
 #include <sodium.h>
 
 #include <cstdio>
@@ -116,9 +118,14 @@ bool SodiumCrypto::verify_replica(ReplicaId signer, ByteView data, const Signatu
 }
 
 bool SodiumCrypto::verify_client(ClientId signer, ByteView data, const Signature& sig) const {
-  auto it = keyring_.clients.find(signer);
-  if (it == keyring_.clients.end()) return false;
-  return crypto_sign_verify_detached(sig.data(), data.data(), data.size(), it->second.data()) == 0;
+  const PublicKey* key = nullptr;
+  if (auto it = keyring_.clients.find(signer); it != keyring_.clients.end()) {
+    key = &it->second;
+  } else if (auto gateway = gateway_of(signer); gateway && *gateway < keyring_.replicas.size()) {
+    key = &keyring_.replicas[*gateway];  // a replica's gateway signs with the replica's key
+  }
+  if (key == nullptr) return false;
+  return crypto_sign_verify_detached(sig.data(), data.data(), data.size(), key->data()) == 0;
 }
 
 Mac SodiumCrypto::mac(ReplicaId peer, ByteView data) const {

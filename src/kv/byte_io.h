@@ -2,6 +2,7 @@
 // kv_store.cc). Internal to src/kv.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -27,6 +28,23 @@ inline void put_string(Bytes& out, const std::string& s) {
   PBFT_ASSERT(s.size() <= std::numeric_limits<uint32_t>::max(), "string too long to encode");
   put_u32(out, static_cast<uint32_t>(s.size()));
   out.insert(out.end(), s.begin(), s.end());
+}
+
+// A u32 length, then the bytes.
+inline void put_bytes(Bytes& out, ByteView b) {
+  PBFT_ASSERT(b.size() <= std::numeric_limits<uint32_t>::max(), "bytes too long to encode");
+  put_u32(out, static_cast<uint32_t>(b.size()));
+  out.insert(out.end(), b.begin(), b.end());
+}
+
+// 64-bit FNV-1a: a fixed, platform-independent hash (unlike std::hash).
+inline uint64_t fnv1a_64(ByteView data) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint8_t b : data) {
+    h ^= b;
+    h *= 0x100000001b3ull;
+  }
+  return h;
 }
 
 // Reads from the front of a byte view; every read fails (nullopt) rather
@@ -66,6 +84,16 @@ class Reader {
     std::string s(reinterpret_cast<const char*>(data_.data() + pos_), *n);
     pos_ += *n;
     return s;
+  }
+
+  // u32-length-prefixed bytes, at most `max_size` of them.
+  std::optional<Bytes> bytes(size_t max_size) {
+    auto n = u32();
+    if (!n || *n > max_size || *n > remaining()) return std::nullopt;
+    Bytes b(data_.begin() + static_cast<std::ptrdiff_t>(pos_),
+            data_.begin() + static_cast<std::ptrdiff_t>(pos_ + *n));
+    pos_ += *n;
+    return b;
   }
 
   // Exactly these raw bytes (a tag).

@@ -10,8 +10,10 @@ using detail::Reader;
 
 Bytes encode_operation(const Operation& op) {
   Bytes out;
-  out.reserve(1 + 4 + op.key.size() + (op.kind == OpKind::put ? 4 + op.value.size() : 0));
+  out.reserve(1 + 4 + op.request_id.size() + 4 + op.key.size() +
+              (op.kind == OpKind::put ? 4 + op.value.size() : 0));
   detail::put_u8(out, static_cast<uint8_t>(op.kind));
+  detail::put_string(out, op.request_id);
   detail::put_string(out, op.key);
   // Only a put carries a value; a get or del's `value` is not encoded.
   if (op.kind == OpKind::put) detail::put_string(out, op.value);
@@ -32,6 +34,9 @@ std::optional<Operation> decode_operation(ByteView bytes) {
     default:
       return std::nullopt;
   }
+  auto request_id = in.string(request_id_bytes_max);
+  if (!request_id) return std::nullopt;
+  op.request_id = std::move(*request_id);
   auto key = in.string(key_bytes_max);
   if (!key) return std::nullopt;
   op.key = std::move(*key);
@@ -44,16 +49,18 @@ std::optional<Operation> decode_operation(ByteView bytes) {
   return op;
 }
 
-// Result: u8 status; then, only for an ok result that carries a value (a get
-// that found its key), the u32-length-prefixed value. Whether a value follows
-// is told by whether any bytes follow, so "ok, no value" (1 byte) and "ok,
-// empty value" (5 bytes) stay distinct and decode(encode(r)) == r.
+// Result: u8 status, u64 sequence; then, only for an ok result that carries
+// a value (a get that found its key), the u32-length-prefixed value. Whether
+// a value follows is told by whether any bytes follow, so "ok, no value" (9
+// bytes) and "ok, empty value" (13 bytes) stay distinct and
+// decode(encode(r)) == r.
 Bytes encode_result(const Result& r) {
   PBFT_ASSERT(!r.value.has_value() || r.status == ResultStatus::ok,
               "only an ok result carries a value");
   Bytes out;
-  out.reserve(1 + (r.value ? 4 + r.value->size() : 0));
+  out.reserve(1 + 8 + (r.value ? 4 + r.value->size() : 0));
   detail::put_u8(out, static_cast<uint8_t>(r.status));
+  detail::put_u64(out, r.sequence);
   if (r.value) detail::put_string(out, *r.value);
   return out;
 }
@@ -67,11 +74,15 @@ std::optional<Result> decode_result(ByteView bytes) {
     case static_cast<uint8_t>(ResultStatus::ok):
     case static_cast<uint8_t>(ResultStatus::not_found):
     case static_cast<uint8_t>(ResultStatus::bad_operation):
+    case static_cast<uint8_t>(ResultStatus::conflict):
       r.status = static_cast<ResultStatus>(*status);
       break;
     default:
       return std::nullopt;
   }
+  auto sequence = in.u64();
+  if (!sequence) return std::nullopt;
+  r.sequence = *sequence;
   if (!in.at_end()) {
     if (r.status != ResultStatus::ok) return std::nullopt;
     auto value = in.string(value_bytes_max);
@@ -80,6 +91,12 @@ std::optional<Result> decode_result(ByteView bytes) {
     if (!in.at_end()) return std::nullopt;
   }
   return r;
+}
+
+uint64_t operation_fingerprint(const Operation& op) {
+  Operation anonymous = op;
+  anonymous.request_id.clear();
+  return detail::fnv1a_64(encode_operation(anonymous));
 }
 
 }  // namespace pbft::kv

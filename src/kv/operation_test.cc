@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "kv/byte_io.h"
+
 namespace pbft::kv {
 namespace {
 
@@ -21,6 +23,10 @@ TEST(Operation, RoundTrips) {
       {OpKind::del, "gone", ""},
       {OpKind::put, std::string(key_bytes_max, 'k'), std::string(value_bytes_max, 'v')},
       {OpKind::get, std::string(key_bytes_max, 'k'), ""},
+      {OpKind::get, "k", "", "req-1"},
+      {OpKind::put, "k", "v", "0f8fad5b-d9cb-469f-a165-70867728950e"},
+      {OpKind::del, "k", "", std::string(request_id_bytes_max, 'r')},
+      {OpKind::put, "", "", std::string("\0\xff", 2)},
   };
   for (const Operation& op : ops) {
     const Bytes b = encode_operation(op);
@@ -32,9 +38,14 @@ TEST(Operation, RoundTrips) {
 
 TEST(Operation, ExactEncoding) {
   const Bytes put = encode_operation({OpKind::put, "ab", "xyz"});
-  EXPECT_EQ(put, (Bytes{2, 2, 0, 0, 0, 'a', 'b', 3, 0, 0, 0, 'x', 'y', 'z'}));
-  EXPECT_EQ(encode_operation({OpKind::get, "ab", ""}), (Bytes{1, 2, 0, 0, 0, 'a', 'b'}));
-  EXPECT_EQ(encode_operation({OpKind::del, "ab", ""}), (Bytes{3, 2, 0, 0, 0, 'a', 'b'}));
+  EXPECT_EQ(put, (Bytes{2, 0, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 3, 0, 0, 0, 'x', 'y', 'z'}));
+  EXPECT_EQ(encode_operation({OpKind::get, "ab", ""}), (Bytes{1, 0, 0, 0, 0, 2, 0, 0, 0, 'a', 'b'}));
+  EXPECT_EQ(encode_operation({OpKind::del, "ab", ""}), (Bytes{3, 0, 0, 0, 0, 2, 0, 0, 0, 'a', 'b'}));
+  // The request id comes right after the kind.
+  EXPECT_EQ(encode_operation({OpKind::put, "ab", "xyz", "r1"}),
+            (Bytes{2, 2, 0, 0, 0, 'r', '1', 2, 0, 0, 0, 'a', 'b', 3, 0, 0, 0, 'x', 'y', 'z'}));
+  EXPECT_EQ(encode_operation({OpKind::get, "ab", "", "r"}),
+            (Bytes{1, 1, 0, 0, 0, 'r', 2, 0, 0, 0, 'a', 'b'}));
 }
 
 TEST(Operation, GetAndDelCarryNoValue) {
@@ -43,7 +54,7 @@ TEST(Operation, GetAndDelCarryNoValue) {
   EXPECT_EQ(encode_operation({OpKind::del, "k", "ignored"}), encode_operation({OpKind::del, "k", ""}));
   // A get/del followed by a value field is malformed (trailing bytes).
   for (OpKind kind : {OpKind::get, OpKind::del}) {
-    Bytes b = encode_operation({kind, "k", ""});
+    Bytes b = encode_operation({kind, "k", "", "id"});
     put_u32(b, 1);
     b.push_back('v');
     EXPECT_FALSE(decode_operation(b).has_value());
@@ -71,15 +82,29 @@ TEST(Operation, OverlongKeyOrValue) {
   EXPECT_FALSE(
       decode_operation(encode_operation({OpKind::put, "k", std::string(value_bytes_max + 1, 'v')}))
           .has_value());
-  // A huge declared length with no bytes behind it.
+  // A huge declared length with no bytes behind it (request id, then key).
   Bytes b{1};
   put_u32(b, 0xffffffffu);
   EXPECT_FALSE(decode_operation(b).has_value());
+  Bytes k{1, 0, 0, 0, 0};
+  put_u32(k, 0xffffffffu);
+  EXPECT_FALSE(decode_operation(k).has_value());
+}
+
+TEST(Operation, OverlongRequestId) {
+  for (OpKind kind : {OpKind::get, OpKind::put, OpKind::del}) {
+    EXPECT_TRUE(decode_operation(encode_operation({kind, "k", "v", std::string(request_id_bytes_max, 'r')}))
+                    .has_value());
+    EXPECT_FALSE(
+        decode_operation(encode_operation({kind, "k", "v", std::string(request_id_bytes_max + 1, 'r')}))
+            .has_value());
+  }
 }
 
 TEST(Operation, EveryTruncationFails) {
-  for (const Operation& op : {Operation{OpKind::put, "key", "value"}, Operation{OpKind::get, "key", ""},
-                              Operation{OpKind::put, "", ""}}) {
+  for (const Operation& op :
+       {Operation{OpKind::put, "key", "value"}, Operation{OpKind::get, "key", ""}, Operation{OpKind::put, "", ""},
+        Operation{OpKind::put, "key", "value", "rid"}, Operation{OpKind::del, "key", "", "rid"}}) {
     const Bytes b = encode_operation(op);
     for (size_t n = 0; n < b.size(); ++n)
       EXPECT_FALSE(decode_operation(ByteView(b.data(), n)).has_value()) << n;
@@ -88,21 +113,41 @@ TEST(Operation, EveryTruncationFails) {
 
 TEST(Operation, TrailingBytesFail) {
   for (const Operation& op : {Operation{OpKind::put, "key", "value"}, Operation{OpKind::get, "key", ""},
-                              Operation{OpKind::del, "", ""}}) {
+                              Operation{OpKind::del, "", ""}, Operation{OpKind::get, "key", "", "rid"}}) {
     Bytes b = encode_operation(op);
     b.push_back(0);
     EXPECT_FALSE(decode_operation(b).has_value());
   }
 }
 
+TEST(Fingerprint, Fnv1a64KnownVectors) {
+  EXPECT_EQ(detail::fnv1a_64(Bytes{}), 0xcbf29ce484222325ull);
+  EXPECT_EQ(detail::fnv1a_64(to_bytes("a")), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(detail::fnv1a_64(to_bytes("foobar")), 0x85944171f73967e8ull);
+}
+
+TEST(Fingerprint, IsFnvOfTheEncodingWithoutRequestId) {
+  const Operation op{OpKind::put, "ab", "xyz", "some-id"};
+  EXPECT_EQ(operation_fingerprint(op),
+            detail::fnv1a_64(Bytes{2, 0, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 3, 0, 0, 0, 'x', 'y', 'z'}));
+  // The request id does not take part; a get/del's unencoded value neither.
+  EXPECT_EQ(operation_fingerprint(op), operation_fingerprint({OpKind::put, "ab", "xyz", "other"}));
+  EXPECT_EQ(operation_fingerprint({OpKind::get, "k", "x", "a"}), operation_fingerprint({OpKind::get, "k", "", "b"}));
+  // Everything else does.
+  EXPECT_NE(operation_fingerprint(op), operation_fingerprint({OpKind::put, "ab", "xy", "some-id"}));
+  EXPECT_NE(operation_fingerprint(op), operation_fingerprint({OpKind::put, "a", "bxyz", "some-id"}));
+  EXPECT_NE(operation_fingerprint({OpKind::get, "k", ""}), operation_fingerprint({OpKind::del, "k", ""}));
+}
+
 TEST(Result, RoundTrips) {
   const Result results[] = {
       {ResultStatus::ok, std::nullopt},
       {ResultStatus::ok, ""},
-      {ResultStatus::ok, "value"},
-      {ResultStatus::ok, std::string(value_bytes_max, 'v')},
-      {ResultStatus::not_found, std::nullopt},
-      {ResultStatus::bad_operation, std::nullopt},
+      {ResultStatus::ok, "value", 7},
+      {ResultStatus::ok, std::string(value_bytes_max, 'v'), ~uint64_t{0}},
+      {ResultStatus::not_found, std::nullopt, 1},
+      {ResultStatus::bad_operation, std::nullopt, 2},
+      {ResultStatus::conflict, std::nullopt, 3},
   };
   for (const Result& r : results) {
     auto back = decode_result(encode_result(r));
@@ -112,27 +157,43 @@ TEST(Result, RoundTrips) {
 }
 
 TEST(Result, ExactEncoding) {
-  EXPECT_EQ(encode_result({ResultStatus::ok, std::nullopt}), (Bytes{0}));
-  EXPECT_EQ(encode_result({ResultStatus::ok, ""}), (Bytes{0, 0, 0, 0, 0}));
-  EXPECT_EQ(encode_result({ResultStatus::ok, "hi"}), (Bytes{0, 2, 0, 0, 0, 'h', 'i'}));
-  EXPECT_EQ(encode_result({ResultStatus::not_found, std::nullopt}), (Bytes{1}));
-  EXPECT_EQ(encode_result({ResultStatus::bad_operation, std::nullopt}), (Bytes{2}));
+  EXPECT_EQ(encode_result({ResultStatus::ok, std::nullopt}), (Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(encode_result({ResultStatus::ok, std::nullopt, 0x0102030405060708ull}),
+            (Bytes{0, 8, 7, 6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(encode_result({ResultStatus::ok, "", 1}), (Bytes{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(encode_result({ResultStatus::ok, "hi", 2}),
+            (Bytes{0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 'h', 'i'}));
+  EXPECT_EQ(encode_result({ResultStatus::not_found, std::nullopt, 3}), (Bytes{1, 3, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(encode_result({ResultStatus::bad_operation, std::nullopt, 4}), (Bytes{2, 4, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(encode_result({ResultStatus::conflict, std::nullopt, 5}), (Bytes{3, 5, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(Result, Malformed) {
   EXPECT_FALSE(decode_result(Bytes{}).has_value());
-  for (int status : {3, 4, 0x80, 0xff}) EXPECT_FALSE(decode_result(Bytes{static_cast<uint8_t>(status)}));
+  for (int status : {4, 5, 0x80, 0xff}) {
+    Bytes b{static_cast<uint8_t>(status), 0, 0, 0, 0, 0, 0, 0, 0};
+    EXPECT_FALSE(decode_result(b).has_value()) << status;
+  }
   // Only an ok result may carry a value.
-  EXPECT_FALSE(decode_result(Bytes{1, 0, 0, 0, 0}).has_value());
-  EXPECT_FALSE(decode_result(Bytes{2, 1, 0, 0, 0, 'x'}).has_value());
-  // Truncated and trailing.
-  const Bytes b = encode_result({ResultStatus::ok, "value"});
-  for (size_t n = 2; n < b.size(); ++n) EXPECT_FALSE(decode_result(ByteView(b.data(), n)).has_value()) << n;
+  EXPECT_FALSE(decode_result(Bytes{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}).has_value());
+  EXPECT_FALSE(decode_result(Bytes{2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 'x'}).has_value());
+  EXPECT_FALSE(decode_result(Bytes{3, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 'x'}).has_value());
+  // Truncated and trailing. Cut right after the sequence, it is a distinct,
+  // well-formed result (ok, no value); any other cut fails.
+  const Bytes b = encode_result({ResultStatus::ok, "value", 42});
+  for (size_t n = 0; n < b.size(); ++n) {
+    auto r = decode_result(ByteView(b.data(), n));
+    if (n == 9) {
+      EXPECT_EQ(r, (Result{ResultStatus::ok, std::nullopt, 42}));
+    } else {
+      EXPECT_FALSE(r.has_value()) << n;
+    }
+  }
   Bytes longer = b;
   longer.push_back('!');
   EXPECT_FALSE(decode_result(longer).has_value());
   // Over-long value.
-  Bytes big{0};
+  Bytes big{0, 0, 0, 0, 0, 0, 0, 0, 0};
   put_u32(big, static_cast<uint32_t>(value_bytes_max + 1));
   big.resize(big.size() + value_bytes_max + 1, 'v');
   EXPECT_FALSE(decode_result(big).has_value());

@@ -136,6 +136,17 @@ void put(Writer& w, const StableCheckpoint& m) {
   put_list(w, m.certificate, certificate_entries_max, "certificate checkpoints");
 }
 
+void put(Writer& w, const StateRequest& m) {
+  w.u64(m.seq);
+  w.u32(m.replica);
+}
+
+void put(Writer& w, const StateReply& m) {
+  w.u64(m.seq);
+  w.u32(m.replica);
+  w.bytes(m.snapshot, snapshot_bytes_max, "snapshot bytes");
+}
+
 // ---------------------------------------------------------------- reading
 
 // The smallest encoding of each list item; a count is accepted only if that
@@ -324,6 +335,12 @@ bool get(Reader& r, StableCheckpoint& m) {
   return get_list(r, m.certificate, certificate_entries_max, "certificate checkpoints");
 }
 
+bool get(Reader& r, StateRequest& m) { return r.u64(m.seq) && r.u32(m.replica); }
+
+bool get(Reader& r, StateReply& m) {
+  return r.u64(m.seq) && r.u32(m.replica) && r.bytes(m.snapshot, snapshot_bytes_max, "snapshot bytes");
+}
+
 template <typename T>
 Decoded<Message> decode_body(ByteView body) {
   Reader r(body);
@@ -345,13 +362,15 @@ Decoded<Message> decode_body(MessageType type, ByteView body) {
     case MessageType::reply: return decode_body<Reply>(body);
     case MessageType::status: return decode_body<Status>(body);
     case MessageType::stable_checkpoint: return decode_body<StableCheckpoint>(body);
+    case MessageType::state_request: return decode_body<StateRequest>(body);
+    case MessageType::state_reply: return decode_body<StateReply>(body);
   }
   return {std::nullopt, "unknown message type"};
 }
 
 bool known_type(uint8_t t) {
   return t >= static_cast<uint8_t>(MessageType::request) &&
-         t <= static_cast<uint8_t>(MessageType::stable_checkpoint);
+         t <= static_cast<uint8_t>(MessageType::state_reply);
 }
 
 Writer signing_writer(Bytes& out, const char* tag) {

@@ -36,6 +36,7 @@ inline constexpr size_t certificate_entries_max = 1024;  // signatures in one ce
 inline constexpr size_t prepared_certs_max = 4096;        // entries in one view change
 inline constexpr size_t view_changes_max = 1024;          // view changes in one new view
 inline constexpr size_t status_slots_max = 4096;
+inline constexpr size_t snapshot_bytes_max = frame_body_bytes_max - 64;
 
 struct DecodeError {
   std::string reason;

@@ -86,6 +86,8 @@ std::vector<Message> sample_messages() {
              .last_executed = 300,
              .slot_flags = {0, 1, 3, 7, 2}},
       StableCheckpoint{.certificate = {sample_checkpoint(0), sample_checkpoint(1), sample_checkpoint(3)}},
+      StateRequest{.seq = 40, .replica = 2},
+      StateReply{.seq = 40, .replica = 1, .snapshot = to_bytes("snapshot bytes")},
   };
 }
 
@@ -107,6 +109,8 @@ std::vector<Message> minimal_messages() {
       Status{},
       StableCheckpoint{.certificate = {Checkpoint{}}},
       StableCheckpoint{},
+      StateRequest{},
+      StateReply{},
   };
 }
 
@@ -185,6 +189,7 @@ TEST(Messages, TypeOfAndNames) {
       {MessageType::checkpoint, "checkpoint"},   {MessageType::view_change, "view-change"},
       {MessageType::new_view, "new-view"},       {MessageType::reply, "reply"},
       {MessageType::status, "status"},           {MessageType::stable_checkpoint, "stable-checkpoint"},
+      {MessageType::state_request, "state-request"}, {MessageType::state_reply, "state-reply"},
   };
   std::vector<Message> msgs = sample_messages();
   ASSERT_EQ(msgs.size(), expected.size());
@@ -194,7 +199,7 @@ TEST(Messages, TypeOfAndNames) {
     EXPECT_EQ(type_name(msgs[i]), expected[i].second);
   }
   EXPECT_EQ(type_name(static_cast<MessageType>(0)), "unknown");
-  EXPECT_EQ(type_name(static_cast<MessageType>(11)), "unknown");
+  EXPECT_EQ(type_name(static_cast<MessageType>(13)), "unknown");
   EXPECT_EQ(type_name(static_cast<MessageType>(255)), "unknown");
 }
 
@@ -310,7 +315,7 @@ TEST(Codec, RejectsBadHeaderFields) {
   };
   const Case cases[] = {
       {0, 'X', "magic"},    {3, 'k', "magic"},     {4, 0, "version"},  {4, 2, "version"},
-      {5, 0, "type"},       {5, 11, "type"},       {5, 255, "type"},   {6, 1, "reserved"},
+      {5, 0, "type"},       {5, 13, "type"},       {5, 255, "type"},   {6, 1, "reserved"},
       {7, 0x80, "reserved"},
   };
   for (const Case& c : cases) {

@@ -18,6 +18,8 @@ MessageType type_of(const Message& m) {
         else if constexpr (std::is_same_v<T, Reply>) return MessageType::reply;
         else if constexpr (std::is_same_v<T, Status>) return MessageType::status;
         else if constexpr (std::is_same_v<T, StableCheckpoint>) return MessageType::stable_checkpoint;
+        else if constexpr (std::is_same_v<T, StateRequest>) return MessageType::state_request;
+        else if constexpr (std::is_same_v<T, StateReply>) return MessageType::state_reply;
         else static_assert(sizeof(T) == 0, "message type without a MessageType");
       },
       m);
@@ -35,6 +37,8 @@ std::string_view type_name(MessageType t) {
     case MessageType::reply: return "reply";
     case MessageType::status: return "status";
     case MessageType::stable_checkpoint: return "stable-checkpoint";
+    case MessageType::state_request: return "state-request";
+    case MessageType::state_reply: return "state-reply";
   }
   return "unknown";
 }

@@ -124,8 +124,25 @@ struct StableCheckpoint {
   bool operator==(const StableCheckpoint&) const = default;
 };
 
+// State transfer between hosts (not seen by the core): a replica that must
+// fetch the state at a stable checkpoint asks a peer, which answers with its
+// snapshot at that sequence number (empty if it no longer has it). The
+// asker's core checks the snapshot against the certified digest.
+struct StateRequest {
+  Seq seq = 0;
+  ReplicaId replica = 0;
+  bool operator==(const StateRequest&) const = default;
+};
+
+struct StateReply {
+  Seq seq = 0;
+  ReplicaId replica = 0;
+  Bytes snapshot;
+  bool operator==(const StateReply&) const = default;
+};
+
 using Message = std::variant<Request, PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView,
-                             Reply, Status, StableCheckpoint>;
+                             Reply, Status, StableCheckpoint, StateRequest, StateReply>;
 
 enum class MessageType : uint8_t {
   request = 1,
@@ -138,6 +155,8 @@ enum class MessageType : uint8_t {
   reply = 8,
   status = 9,
   stable_checkpoint = 10,
+  state_request = 11,
+  state_reply = 12,
 };
 
 MessageType type_of(const Message& m);
