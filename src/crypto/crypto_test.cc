@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "common/assert.h"
+#include "common/client_id.h"
 #include "crypto/fake_crypto.h"
 #include "crypto/sodium_crypto.h"
 
@@ -343,6 +344,24 @@ TEST(Fake, EveryLengthAndByteMatters) {
       EXPECT_NE(a.sign(altered), s) << n << " " << i;
     }
   }
+}
+
+}  // namespace
+}  // namespace pbft::crypto
+
+namespace pbft::crypto {
+namespace {
+
+// A replica's HTTP gateway signs requests of its gateway clients with the
+// replica's own key; other replicas accept them under that replica only.
+TEST(Sodium, GatewayClientsVerifyUnderTheirReplicasKey) {
+  auto gateway = SodiumFactory::replica(2);
+  auto verifier = SodiumFactory::replica(0);
+  Bytes data = to_bytes("request");
+  Signature sig = gateway->sign(data);
+  EXPECT_TRUE(verifier->verify_client(gateway_client_id(2, 17), data, sig));
+  EXPECT_FALSE(verifier->verify_client(gateway_client_id(1, 17), data, sig));
+  EXPECT_FALSE(verifier->verify_client(gateway_client_id(replica_count, 0), data, sig));
 }
 
 }  // namespace
