@@ -1,0 +1,72 @@
+// The HTTP/JSON API of pbft-kv (the seed project's contract):
+//
+//   POST /api/v1/kv          {"key": K, "value": V}  -> 200 KvResult
+//   GET  /api/v1/kv?key=K                            -> 200 KvResult ("value": null when absent)
+//   GET  /api/v1/kv/local?key=K                      -> 200 {"key": K, "value": V|null}
+//   GET  /api/v1/pbft/state                          -> 200 the replica's state (backend.state())
+//   GET  /api/v1/health                              -> 200 Ok
+//
+// KvResult is {"request_id", "operation_sequence", "key", "value"}. The
+// optional `request-id` header (a UUID) makes a write or ordered read
+// idempotent: a retry with the same id gets the first answer. Without it
+// the backend makes up a fresh id.
+//
+// Errors are {"error": "..."} with: 400 malformed JSON, missing or mistyped
+// fields, an invalid request-id, a missing or empty key; 413 key or value
+// over its limit; 404 unknown path; 405 known path, wrong method (with an
+// Allow header); and whatever status the backend reports (503 with
+// Retry-After when no quorum is reachable, 504 when not committed in time).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "http/server.h"
+
+namespace pbft::http {
+
+struct KvResult {
+  std::string request_id;
+  uint64_t operation_sequence = 0;
+  std::string key;
+  std::optional<std::string> value;
+};
+
+struct ApiError {
+  unsigned status = 500;
+  std::string message;
+  uint32_t retry_after_s = 0;  // sent as Retry-After when non-zero
+};
+
+using KvOutcome = std::variant<KvResult, ApiError>;
+using KvDone = std::function<void(KvOutcome)>;
+
+// What the API needs from the node. Calls come from the io thread; `done`
+// must be called exactly once, on the io thread.
+class KvBackend {
+ public:
+  virtual ~KvBackend() = default;
+  // request_id is empty when the client sent none.
+  virtual void put(std::string request_id, std::string key, std::string value, KvDone done) = 0;
+  virtual void get(std::string request_id, std::string key, KvDone done) = 0;
+  virtual std::optional<std::string> get_local(const std::string& key) = 0;
+  // The JSON object for /api/v1/pbft/state, serialized.
+  virtual std::string state_json() = 0;
+};
+
+struct ApiLimits {
+  uint64_t key_bytes_max = 64u << 10;
+  uint64_t value_bytes_max = 1u << 20;
+};
+
+// True for a canonical textual UUID (8-4-4-4-12 hex digits, any case).
+bool is_valid_request_id(const std::string& id);
+
+// Routes one request. A plain function: everything it needs comes in.
+void handle_api(const Request& request, KvBackend& backend, const ApiLimits& limits,
+                Respond respond);
+
+}  // namespace pbft::http
