@@ -1,0 +1,68 @@
+// One accepted connection: reads records, hands authenticated messages to
+// its owner, and closes itself on the first fault or when it stalls in the
+// middle of a record. Single-threaded (see peer_network.h).
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "transport/frame_reader.h"
+
+namespace pbft::transport {
+
+class InboundConnection : public std::enable_shared_from_this<InboundConnection> {
+ public:
+  enum class CloseReason { eof, read_error, bad_frame, bad_mac, stalled };
+
+  // What the connection reports to its owner. Never called after close().
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    // The first authenticated message on this connection is from `from`
+    // (called just before that message is delivered).
+    virtual void inbound_bound(InboundConnection& connection, ReplicaId from) = 0;
+    virtual void inbound_message(InboundConnection& connection, ReplicaId from,
+                                 wire::Message message) = 0;
+    // The connection closed itself; it reads no more.
+    virtual void inbound_closed(InboundConnection& connection, CloseReason why,
+                                const std::string& detail) = 0;
+  };
+
+  // `sink` must stay valid until close() or until the connection reports
+  // inbound_closed.
+  InboundConnection(boost::asio::ip::tcp::socket socket, FrameReader reader,
+                    std::chrono::milliseconds stall_timeout, Sink& sink);
+
+  void start();
+  // Closes the socket and stops reading without telling the sink.
+  // Idempotent.
+  void close();
+
+  bool is_open() const { return !closed_; }
+  std::optional<ReplicaId> sender() const { return reader_.bound_sender(); }
+
+ private:
+  void read();
+  void on_read(const boost::system::error_code& ec, size_t n);
+  void arm_stall_timer();
+  void on_stall_timer();
+  void close_for(CloseReason why, const std::string& detail);
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer stall_timer_;
+  FrameReader reader_;
+  std::chrono::milliseconds stall_timeout_;
+  Sink* sink_;
+  bool closed_ = false;
+  bool announced_bound_ = false;
+  bool stall_timer_armed_ = false;
+  std::chrono::steady_clock::time_point last_progress_{};
+  std::array<uint8_t, 64 * 1024> read_buffer_{};
+};
+
+}  // namespace pbft::transport
