@@ -7,9 +7,10 @@ JOBS ?= $(shell nproc)
 SIM_SEEDS ?= 1000
 
 # Debian packages the project builds with.
-DEB_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libgtest-dev libgmock-dev
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-dev libgtest-dev \
+  libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
 
-.PHONY: deps build test test-asan sim clean
+.PHONY: deps build test test-asan sim cluster clean
 
 # Installs what is missing (idempotent; needs root or sudo on a fresh machine).
 deps:
@@ -34,9 +35,15 @@ test: build
 # The same tests under AddressSanitizer and UBSan, in their own build folder
 # (fewer simulator seeds: the instrumented build is several times slower).
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBFT_SANITIZE=ON -DPBFT_SIM_SEEDS=200
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_SANITIZE=ON -DPBFT_SIM_SEEDS=100
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# A local 5-replica dev cluster in the foreground (Ctrl-C stops it):
+# HTTP on 127.0.0.1:10000..10004, data in ./data. BASE_PORT moves the ports.
+BASE_PORT ?= 10000
+cluster: build
+	$(BUILD_DIR)/bin/kvctl dev-cluster --base-port $(BASE_PORT) --data-dir data
 
 sim: build
 	$(BUILD_DIR)/bin/pbft-sim --seeds $(SIM_SEEDS)

@@ -1,0 +1,20 @@
+// kvctl: the pbft-kv command-line tool.
+//
+//   kvctl keygen [--out FILE]                  a new replica key pair
+//   kvctl config init --replicas N --base-port P --out DIR [--host H] [--cluster-id C]
+//                                               a complete cluster's configs and keys
+//   kvctl dev-cluster [--replicas 5] [--base-port 10000] [--data-dir DIR] [--node PATH]
+//                                               runs the 5 dev-mode replicas locally
+#pragma once
+
+#include <ostream>
+
+namespace pbft::client {
+
+// Runs kvctl; returns the process exit code. Output goes to `out`, errors
+// and diagnostics to `err`.
+int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err);
+// The same on std::cout and std::cerr.
+int kvctl_main(int argc, char** argv);
+
+}  // namespace pbft::client

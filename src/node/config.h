@@ -1,0 +1,134 @@
+// The configuration of one kv-node: the cluster, this node, the protocol
+// settings and the limits. Loaded from TOML (toml++), overridden by
+// environment variables, or built in for dev mode (PBFT_DEV=<i>).
+//
+// TOML layout (every setting but the cluster and node identity has a
+// default):
+//
+//   cluster_id = 1
+//   [node]
+//   id = 0
+//   key_file = "replica-0.key"        # relative to the config file's folder
+//   data_dir = "data/replica-0"       # relative to the config file's folder
+//   http_listen = "127.0.0.1:10000"   # default: this member's host:http_port
+//   replica_listen = "127.0.0.1:10100"# default: this member's host:replica_port
+//   [protocol]
+//   checkpoint_interval = 10
+//   window_size = 40
+//   pipeline_depth_max = 8
+//   batch_requests_max = 256
+//   view_change_timeout_ms = 5000
+//   status_interval_ms = 100
+//   tick_ms = 10
+//   [limits]
+//   body_bytes_max = 1048576
+//   key_bytes_max = 65536
+//   value_bytes_max = 1048576
+//   request_timeout_ms = 10000
+//   request_retry_ms = 1000
+//   [[replicas]]                       # one per member, ids 0..n-1 in order
+//   id = 0
+//   host = "127.0.0.1"
+//   replica_port = 10100
+//   http_port = 10000
+//   public_key = "<64 hex digits: Ed25519 public key>"
+//
+// Environment overrides (each replaces one setting): PBFT_CLUSTER_ID,
+// PBFT_NODE_ID, PBFT_KEY_FILE, PBFT_DATA_DIR, PBFT_HTTP_LISTEN,
+// PBFT_REPLICA_LISTEN, PBFT_CHECKPOINT_INTERVAL, PBFT_WINDOW_SIZE,
+// PBFT_VIEW_CHANGE_TIMEOUT_MS, PBFT_BATCH_REQUESTS_MAX, PBFT_TICK_MS,
+// PBFT_BODY_BYTES_MAX, PBFT_REQUEST_TIMEOUT_MS, PBFT_LOG (log filter).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/types.h"
+#include "core/config.h"
+#include "crypto/sodium_crypto.h"
+
+namespace pbft::node {
+
+// A configuration problem; what() names the setting ("protocol.window_size: must be ...").
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Member {
+  ReplicaId id = 0;
+  std::string host = "127.0.0.1";
+  uint16_t replica_port = 0;
+  uint16_t http_port = 0;
+  crypto::PublicKey public_key{};
+};
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct NodeConfig {
+  uint64_t cluster_id = 1;
+  std::vector<Member> members;
+  ReplicaId self = 0;
+  std::string key_file;  // absolute or relative to the working directory after loading
+  std::string data_dir;
+  HostPort http_listen;
+  HostPort replica_listen;
+
+  core::Config protocol;          // ticks already derived from the *_ms settings
+  uint32_t tick_ms = 10;
+  uint32_t view_change_timeout_ms = 5000;
+  uint32_t status_interval_ms = 100;
+
+  uint64_t body_bytes_max = 1u << 20;
+  uint64_t key_bytes_max = 64u << 10;
+  uint64_t value_bytes_max = 1u << 20;
+  uint32_t request_timeout_ms = 10000;
+  uint32_t request_retry_ms = 1000;
+  std::string log_filter = "info";
+
+  bool dev_mode = false;
+  // Dev mode only: the fixed, public key pair of this replica.
+  std::optional<crypto::KeyPair> dev_key;
+};
+
+// Reads a config file. Throws ConfigError naming the setting on any problem
+// (unknown keys are errors too, so a typo does not pass silently).
+NodeConfig load_config_file(const std::string& path);
+
+// The built-in dev cluster: 5 replicas on 127.0.0.1, HTTP on base_port+i,
+// replica ports base_port+100+i, fixed dev keys (NOT secret), view-change
+// timeout 5 s, checkpoint interval 10, data in data_dir.
+NodeConfig dev_config(ReplicaId id, uint16_t base_port, const std::string& data_dir);
+inline constexpr uint32_t dev_replica_count = 5;
+inline constexpr uint16_t dev_base_port_default = 10000;
+crypto::KeyPair dev_key_pair(ReplicaId id);
+
+// Applies the PBFT_* environment overrides listed above, then re-derives
+// tick counts and validates. `getenv` is injectable for tests.
+using Getenv = std::function<const char*(const char*)>;
+void apply_env_overrides(NodeConfig& config, const Getenv& getenv);
+// Checks the whole configuration; throws ConfigError naming the setting.
+void validate(const NodeConfig& config);
+// Derives protocol tick counts from the *_ms settings.
+void derive_ticks(NodeConfig& config);
+
+// Key files: one line, the 64-hex-digit Ed25519 seed. Written with mode 0600.
+crypto::KeyPair read_key_file(const std::string& path);
+void write_key_file(const std::string& path, const crypto::KeyPair& key);
+std::string public_key_hex(const crypto::PublicKey& key);
+std::optional<crypto::PublicKey> parse_public_key_hex(const std::string& hex);
+
+// Writes a complete cluster to `dir`: replica-<i>.toml and replica-<i>.key
+// for i in 0..replicas-1, HTTP on base_port+i and replica ports
+// base_port+100+i on `host`. Returns the written paths.
+std::vector<std::string> write_cluster_config(const std::string& dir, uint32_t replicas,
+                                              uint16_t base_port, const std::string& host,
+                                              uint64_t cluster_id);
+
+}  // namespace pbft::node

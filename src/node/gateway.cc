@@ -1,0 +1,95 @@
+#include "node/gateway.h"
+
+#include <chrono>
+
+#include "common/client_id.h"
+#include "wire/codec.h"
+
+namespace pbft::node {
+
+Gateway::Gateway(boost::asio::io_context& io, GatewayOptions options, const crypto::Crypto& crypto,
+                 SendRequest send)
+    : io_(io), options_(options), crypto_(crypto), send_(std::move(send)) {
+  for (uint32_t slot = options_.clients_max; slot > 0; --slot) free_slots_.push_back(slot - 1);
+}
+
+Gateway::~Gateway() { cancel_all(); }
+
+// Timestamps only have to grow for each client id. Starting from the wall
+// clock (in microseconds) keeps them growing across restarts of this node,
+// so a request after a restart is never mistaken for an old one.
+uint64_t Gateway::next_timestamp() {
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  last_timestamp_ = std::max(last_timestamp_ + 1, static_cast<uint64_t>(now));
+  return last_timestamp_;
+}
+
+void Gateway::submit(const kv::Operation& op, Done done) {
+  if (free_slots_.empty()) {
+    done(GatewayBusy{});
+    return;
+  }
+  uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  Call& call = calls_[slot];
+  call.request.client = gateway_client_id(options_.self, slot);
+  call.request.timestamp = next_timestamp();
+  call.request.operation = kv::encode_operation(op);
+  call.request.sig = crypto_.sign(wire::signing_bytes(call.request));
+  call.done = std::move(done);
+  call.deadline = std::make_unique<boost::asio::steady_timer>(
+      io_, std::chrono::milliseconds(options_.timeout_ms));
+  call.deadline->async_wait([this, slot, ts = call.request.timestamp](auto ec) {
+    auto it = calls_.find(slot);
+    if (ec || it == calls_.end() || it->second.request.timestamp != ts) return;
+    finish(slot, GatewayTimeout{});
+  });
+  call.retry = std::make_unique<boost::asio::steady_timer>(io_);
+  wire::Request request = call.request;
+  arm_retry(slot);
+  send_(options_.self, request);  // may answer at once (n = 1): call is armed first
+}
+
+void Gateway::arm_retry(uint32_t slot) {
+  Call& call = calls_.at(slot);
+  call.retry->expires_after(std::chrono::milliseconds(options_.retry_ms));
+  call.retry->async_wait([this, slot, ts = call.request.timestamp](auto ec) {
+    auto it = calls_.find(slot);
+    if (ec || it == calls_.end() || it->second.request.timestamp != ts) return;
+    wire::Request request = it->second.request;
+    arm_retry(slot);
+    for (ReplicaId r = 0; r < options_.replica_count; ++r) send_(r, request);
+  });
+}
+
+void Gateway::on_reply(ReplicaId from, const wire::Reply& reply) {
+  if (reply.replica != from || from >= options_.replica_count) return;
+  auto gateway = gateway_of(reply.client);
+  if (!gateway || *gateway != options_.self) return;
+  uint32_t slot = static_cast<uint32_t>(reply.client & 0xffffffffu);
+  auto it = calls_.find(slot);
+  if (it == calls_.end() || it->second.request.timestamp != reply.timestamp) return;
+  auto& voters = it->second.votes[reply.result];
+  voters.insert(from);
+  if (voters.size() < options_.reply_quorum) return;
+  std::optional<kv::Result> result = kv::decode_result(reply.result);
+  if (!result) result = kv::Result{kv::ResultStatus::bad_operation};
+  finish(slot, *result);
+}
+
+void Gateway::finish(uint32_t slot, GatewayOutcome outcome) {
+  auto it = calls_.find(slot);
+  if (it == calls_.end()) return;
+  Done done = std::move(it->second.done);
+  calls_.erase(it);  // cancels the timers
+  free_slots_.push_back(slot);
+  done(std::move(outcome));
+}
+
+void Gateway::cancel_all() {
+  while (!calls_.empty()) finish(calls_.begin()->first, GatewayTimeout{});
+}
+
+}  // namespace pbft::node

@@ -1,0 +1,94 @@
+"""Every malformed request gets its error status and a JSON body; the cluster keeps serving."""
+import socket
+import struct
+import unittest
+
+from cluster import Cluster
+
+
+class BadInput(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def assert_error(self, r, status):
+        self.assertEqual(r.status, status, r.body)
+        self.assertIn("error", r.json())
+
+    def test_http_errors(self):
+        c = self.c
+        post = lambda body, headers=None: c.request(1, "POST", "/api/v1/kv", body, headers)
+        self.assert_error(post(b"{not json"), 400)
+        self.assert_error(post(b"[1,2]"), 400)
+        self.assert_error(post({"value": "v"}), 400)
+        self.assert_error(post({"key": "k"}), 400)
+        self.assert_error(post({"key": 5, "value": "v"}), 400)
+        self.assert_error(post({"key": "k", "value": 7}), 400)
+        self.assert_error(post({"key": "", "value": "v"}), 400)
+        self.assert_error(post({"key": "k", "value": "v"}, {"request-id": "not-a-uuid"}), 400)
+        self.assert_error(c.request(1, "GET", "/api/v1/kv"), 400)
+        self.assert_error(c.request(1, "GET", "/api/v1/kv/local"), 400)
+        self.assert_error(post({"key": "k" * (64 * 1024 + 1), "value": "v"}), 413)
+        self.assert_error(c.request(1, "POST", "/api/v1/kv", b"x" * (1024 * 1024 + 10)), 413)
+        self.assert_error(c.request(1, "GET", "/api/v1/nope"), 404)
+        self.assert_error(c.request(1, "DELETE", "/api/v1/kv"), 405)
+        self.assert_error(c.request(1, "POST", "/api/v1/pbft/state"), 405)
+        # Nothing changed state, and the cluster still serves.
+        self.assertIsNone(c.get(2, "k").json()["value"])
+        self.assertEqual(c.put(3, "k", "fine").status, 200)
+        self.assertEqual(c.get(4, "k").json()["value"], "fine")
+
+    def test_garbage_on_the_replica_port_is_dropped_and_counted(self):
+        c = self.c
+        before = c.state(2)["transport"]
+        with socket.create_connection(("127.0.0.1", c.replica_port(2))) as s:
+            s.sendall(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)) * 4)
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+        c.wait_for(lambda: c.state(2)["transport"]["bad_frames"] > before["bad_frames"], 5,
+                   "the garbage to be counted")
+        self.assertEqual(c.put(2, "after-garbage", "ok").status, 200)
+
+    def test_forged_frame_with_a_bad_mac_is_rejected(self):
+        c = self.c
+        before = c.state(3)
+        # A well-formed COMMIT frame claiming to come from replica 1, with a
+        # MAC nobody could have made.
+        body = struct.pack("<QQ32sI", 0, before["last_applied"] + 1, b"\x01" * 32, 1)
+        crc = crc32c(body)
+        header = struct.pack("<IBBHQII", 0x564B4250, 1, 4, 0, 1, len(body), crc)
+        frame = struct.pack("<I", 1) + header + body + b"\x00" * 32
+        with socket.create_connection(("127.0.0.1", c.replica_port(3))) as s:
+            s.sendall(frame)
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+        c.wait_for(lambda: c.state(3)["transport"]["bad_macs"] > before["transport"]["bad_macs"], 5,
+                   "the forged frame to be counted")
+        after = c.state(3)
+        self.assertEqual(after["rejected"], before["rejected"])
+        self.assertEqual(c.put(3, "after-forgery", "ok").status, 200)
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+if __name__ == "__main__":
+    unittest.main()
