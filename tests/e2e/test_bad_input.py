@@ -57,28 +57,45 @@ class BadInput(unittest.TestCase):
                    "the garbage to be counted")
         self.assertEqual(c.put(2, "after-garbage", "ok").status, 200)
 
-    def test_forged_frame_with_a_bad_mac_is_rejected(self):
+    def test_forged_frames_are_rejected_and_change_nothing(self):
         c = self.c
-        before = c.state(3)
-        # A well-formed COMMIT frame claiming to come from replica 1, with a
-        # MAC nobody could have made.
-        body = struct.pack("<QQ32sI", 0, before["last_applied"] + 1, b"\x01" * 32, 1)
-        crc = crc32c(body)
-        header = struct.pack("<IBBHQII", 0x564B4250, 1, 4, 0, 1, len(body), crc)
-        frame = struct.pack("<I", 1) + header + body + b"\x00" * 32
-        with socket.create_connection(("127.0.0.1", c.replica_port(3))) as s:
-            s.sendall(frame)
-            s.settimeout(5)
-            try:
-                while s.recv(4096):
+        # Well-formed COMMIT frames with a MAC nobody could have made: one
+        # claiming to come from replica 1, one from a replica that does not
+        # exist.
+        for sender in (1, 9):
+            before = c.state(3)
+            body = struct.pack("<QQ32sI", 0, before["last_applied"] + 1, b"\x01" * 32, sender)
+            header = struct.pack("<IBBHQII", 0x564B4250, 1, 4, 0, 1, len(body), crc32c(body))
+            frame = struct.pack("<I", sender) + header + body + b"\x00" * 32
+            with socket.create_connection(("127.0.0.1", c.replica_port(3))) as s:
+                s.sendall(frame)
+                s.settimeout(5)
+                try:
+                    while s.recv(4096):
+                        pass
+                except (ConnectionResetError, socket.timeout):
                     pass
-            except (ConnectionResetError, socket.timeout):
-                pass
-        c.wait_for(lambda: c.state(3)["transport"]["bad_macs"] > before["transport"]["bad_macs"], 5,
-                   "the forged frame to be counted")
-        after = c.state(3)
-        self.assertEqual(after["rejected"], before["rejected"])
+            c.wait_for(lambda: c.state(3)["transport"]["bad_macs"] > before["transport"]["bad_macs"], 5,
+                       "the forged frame from %d to be counted" % sender)
+            after = c.state(3)
+            self.assertEqual(after["rejected"], before["rejected"])
+            self.assertEqual(after["last_applied"], before["last_applied"])
         self.assertEqual(c.put(3, "after-forgery", "ok").status, 200)
+
+
+class NoQuorum(unittest.TestCase):
+    def test_no_quorum_answers_503_with_retry_after(self):
+        with Cluster() as c:
+            c.start()
+            self.assertEqual(c.put(0, "k", "v").status, 200)
+            c.kill(3)
+            c.kill(4)  # 3 of 5 left, the quorum is 4
+            c.wait_for(lambda: c.state(0)["connected_peers"] <= 2, 10, "replica 0 to notice")
+            r = c.put(0, "k", "w")
+            self.assertEqual(r.status, 503, r.body)
+            self.assertIn("error", r.json())
+            self.assertEqual(r.headers.get("retry-after"), "1")
+            self.assertEqual(c.get_local(0, "k").json()["value"], "v")
 
 
 def crc32c(data):
