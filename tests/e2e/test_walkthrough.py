@@ -101,5 +101,22 @@ class ViewChangeAfterCheckpoint(unittest.TestCase):
             self.assertGreaterEqual(c.state(2)["view"], 1)
 
 
+
+class RestartedReplica(unittest.TestCase):
+    def test_replica_restarted_empty_catches_up(self):
+        # (From its peers' queued messages or, once those are gone, by state
+        # transfer from a stable checkpoint.)
+        with Cluster() as c:
+            c.start()
+            c.kill(4)
+            for n in range(25):
+                self.assertEqual(c.put(n % 4, "r%d" % n, str(n)).status, 200)
+            c.start_replica(4)
+            c.wait_healthy(4)
+            c.wait_for(lambda: c.get_local(4, "r24").json()["value"] == "24", 30,
+                       "replica 4 to catch up to the last write")
+            self.assertGreaterEqual(c.state(4)["last_stable_checkpoint_sequence"] or 0, 20)
+
+
 if __name__ == "__main__":
     unittest.main()
