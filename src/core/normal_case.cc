@@ -8,6 +8,20 @@
 
 namespace pbft::core {
 
+// Normal-case messages count only in the current view, once it is active,
+// and inside the watermark window.
+bool Replica::admits(View view, Seq seq) {
+  if (view != d_.view || !d_.view_active) {
+    ++rejected_.wrong_view;
+    return false;
+  }
+  if (!in_window(seq)) {
+    ++rejected_.out_of_window;
+    return false;
+  }
+  return true;
+}
+
 bool Replica::valid_pre_prepare(const wire::PrePrepare& m, bool check_batch) {
   if (!crypto_.verify_replica(primary_of(m.view), wire::signing_bytes(m), m.sig)) {
     ++rejected_.bad_signature;
@@ -30,14 +44,7 @@ bool Replica::valid_pre_prepare(const wire::PrePrepare& m, bool check_batch) {
 }
 
 void Replica::on_pre_prepare(const wire::PrePrepare& m) {
-  if (m.view != d_.view || !d_.view_active) {
-    ++rejected_.wrong_view;
-    return;
-  }
-  if (!in_window(m.seq)) {
-    ++rejected_.out_of_window;
-    return;
-  }
+  if (!admits(m.view, m.seq)) return;
   if (primary_of(m.view) == id_) return;  // this replica proposes; copies add nothing
   Slot& slot = d_.slots[m.seq];
   if (slot.pre_prepare) {
@@ -89,14 +96,7 @@ void Replica::accept_pre_prepare(const wire::PrePrepare& m) {
 }
 
 void Replica::on_prepare(const wire::Prepare& m) {
-  if (m.view != d_.view || !d_.view_active) {
-    ++rejected_.wrong_view;
-    return;
-  }
-  if (!in_window(m.seq)) {
-    ++rejected_.out_of_window;
-    return;
-  }
+  if (!admits(m.view, m.seq)) return;
   if (m.replica >= config_.replica_count || m.replica == primary_of(m.view)) {
     ++rejected_.wrong_sender;
     return;
@@ -121,14 +121,7 @@ void Replica::on_commit(ReplicaId from, const wire::Commit& m) {
     ++rejected_.wrong_sender;
     return;
   }
-  if (m.view != d_.view || !d_.view_active) {
-    ++rejected_.wrong_view;
-    return;
-  }
-  if (!in_window(m.seq)) {
-    ++rejected_.out_of_window;
-    return;
-  }
+  if (!admits(m.view, m.seq)) return;
   Slot& slot = d_.slots[m.seq];
   if (auto it = slot.commits.find(from); it != slot.commits.end()) {
     if (it->second.digest != m.digest) ++rejected_.conflicting;

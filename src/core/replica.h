@@ -124,6 +124,7 @@ class Replica {
   void on_prepare(const wire::Prepare& m);
   void on_commit(ReplicaId from, const wire::Commit& m);
   bool in_window(Seq seq) const { return seq > d_.stable_seq && seq <= d_.stable_seq + config_.window_size; }
+  bool admits(View view, Seq seq);
   bool valid_pre_prepare(const wire::PrePrepare& m, bool check_batch);
   void accept_pre_prepare(const wire::PrePrepare& m);
   void check_prepared(Seq seq);

@@ -3,7 +3,7 @@
 #include <string_view>
 #include <utility>
 
-#include "kv/byte_io.h"
+#include "common/byte_io.h"
 
 namespace pbft::kv {
 namespace {
@@ -81,23 +81,23 @@ Bytes KvStore::snapshot() const {
   for (const auto& [id, e] : requests_) total += 4 + id.size() + 8 + 8 + 4 + e.result.size();
   Bytes out(snapshot_tag.begin(), snapshot_tag.end());
   out.reserve(total);
-  detail::put_u64(out, data_.size());
+  byte_io::put_u64(out, data_.size());
   for (const auto& [k, v] : data_) {
-    detail::put_string(out, k);
-    detail::put_string(out, v);
+    byte_io::put_string(out, k);
+    byte_io::put_string(out, v);
   }
-  detail::put_u64(out, requests_.size());
+  byte_io::put_u64(out, requests_.size());
   for (const auto& [id, e] : requests_) {
-    detail::put_string(out, id);
-    detail::put_u64(out, e.seq);
-    detail::put_u64(out, e.fingerprint);
-    detail::put_bytes(out, e.result);
+    byte_io::put_string(out, id);
+    byte_io::put_u64(out, e.seq);
+    byte_io::put_u64(out, e.fingerprint);
+    byte_io::put_bytes(out, e.result);
   }
   return out;
 }
 
 bool KvStore::restore(ByteView snapshot) {
-  detail::Reader in(snapshot);
+  byte_io::Reader in(snapshot);
   if (!in.expect(tag_bytes())) return false;
 
   auto count = in.u64();

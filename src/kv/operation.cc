@@ -2,21 +2,21 @@
 
 #include <utility>
 
-#include "kv/byte_io.h"
+#include "common/byte_io.h"
 
 namespace pbft::kv {
 
-using detail::Reader;
+using byte_io::Reader;
 
 Bytes encode_operation(const Operation& op) {
   Bytes out;
   out.reserve(1 + 4 + op.request_id.size() + 4 + op.key.size() +
               (op.kind == OpKind::put ? 4 + op.value.size() : 0));
-  detail::put_u8(out, static_cast<uint8_t>(op.kind));
-  detail::put_string(out, op.request_id);
-  detail::put_string(out, op.key);
+  byte_io::put_u8(out, static_cast<uint8_t>(op.kind));
+  byte_io::put_string(out, op.request_id);
+  byte_io::put_string(out, op.key);
   // Only a put carries a value; a get or del's `value` is not encoded.
-  if (op.kind == OpKind::put) detail::put_string(out, op.value);
+  if (op.kind == OpKind::put) byte_io::put_string(out, op.value);
   return out;
 }
 
@@ -59,9 +59,9 @@ Bytes encode_result(const Result& r) {
               "only an ok result carries a value");
   Bytes out;
   out.reserve(1 + 8 + (r.value ? 4 + r.value->size() : 0));
-  detail::put_u8(out, static_cast<uint8_t>(r.status));
-  detail::put_u64(out, r.sequence);
-  if (r.value) detail::put_string(out, *r.value);
+  byte_io::put_u8(out, static_cast<uint8_t>(r.status));
+  byte_io::put_u64(out, r.sequence);
+  if (r.value) byte_io::put_string(out, *r.value);
   return out;
 }
 
@@ -96,7 +96,7 @@ std::optional<Result> decode_result(ByteView bytes) {
 uint64_t operation_fingerprint(const Operation& op) {
   Operation anonymous = op;
   anonymous.request_id.clear();
-  return detail::fnv1a_64(encode_operation(anonymous));
+  return byte_io::fnv1a_64(encode_operation(anonymous));
 }
 
 }  // namespace pbft::kv

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "kv/byte_io.h"
+#include "common/byte_io.h"
 
 namespace pbft::kv {
 namespace {
@@ -121,15 +121,15 @@ TEST(Operation, TrailingBytesFail) {
 }
 
 TEST(Fingerprint, Fnv1a64KnownVectors) {
-  EXPECT_EQ(detail::fnv1a_64(Bytes{}), 0xcbf29ce484222325ull);
-  EXPECT_EQ(detail::fnv1a_64(to_bytes("a")), 0xaf63dc4c8601ec8cull);
-  EXPECT_EQ(detail::fnv1a_64(to_bytes("foobar")), 0x85944171f73967e8ull);
+  EXPECT_EQ(byte_io::fnv1a_64(Bytes{}), 0xcbf29ce484222325ull);
+  EXPECT_EQ(byte_io::fnv1a_64(to_bytes("a")), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(byte_io::fnv1a_64(to_bytes("foobar")), 0x85944171f73967e8ull);
 }
 
 TEST(Fingerprint, IsFnvOfTheEncodingWithoutRequestId) {
   const Operation op{OpKind::put, "ab", "xyz", "some-id"};
   EXPECT_EQ(operation_fingerprint(op),
-            detail::fnv1a_64(Bytes{2, 0, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 3, 0, 0, 0, 'x', 'y', 'z'}));
+            byte_io::fnv1a_64(Bytes{2, 0, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 3, 0, 0, 0, 'x', 'y', 'z'}));
   // The request id does not take part; a get/del's unencoded value neither.
   EXPECT_EQ(operation_fingerprint(op), operation_fingerprint({OpKind::put, "ab", "xyz", "other"}));
   EXPECT_EQ(operation_fingerprint({OpKind::get, "k", "x", "a"}), operation_fingerprint({OpKind::get, "k", "", "b"}));

@@ -130,6 +130,17 @@ class Cluster:
         finally:
             conn.close()
 
+    def send_raw(self, i, data):
+        """Sends bytes to replica i's replica port and waits until it hangs up."""
+        with socket.create_connection(("127.0.0.1", self.replica_port(i))) as s:
+            s.sendall(data)
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+
     def put(self, i, key, value, request_id=None, timeout=30):
         headers = {"request-id": request_id} if request_id else None
         return self.request(i, "POST", "/api/v1/kv", {"key": key, "value": value}, headers, timeout)

@@ -1,5 +1,5 @@
-// Little-endian helpers shared by the key-value encodings (operation.cc,
-// kv_store.cc). Internal to src/kv.
+// Little-endian helpers for the small canonical encodings (key-value
+// operations and snapshots, the reply cache).
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 #include "common/assert.h"
 #include "common/types.h"
 
-namespace pbft::kv::detail {
+namespace pbft::byte_io {
 
 inline void put_u8(Bytes& out, uint8_t v) { out.push_back(v); }
 
@@ -110,4 +110,4 @@ class Reader {
   size_t pos_ = 0;
 };
 
-}  // namespace pbft::kv::detail
+}  // namespace pbft::byte_io
