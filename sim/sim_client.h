@@ -1,0 +1,68 @@
+// A simulated client: one operation at a time, signed requests, and a
+// result accepted once f+1 distinct replicas reply with identical bytes for
+// the current timestamp. Timers and sending are the simulation's business.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/types.h"
+#include "crypto/fake_crypto.h"
+#include "sim/event_queue.h"
+#include "sim/rng.h"
+#include "wire/messages.h"
+
+namespace pbft::sim {
+
+// One client operation from invocation to (maybe) completion.
+struct ClientOp {
+  ClientId client = 0;
+  uint64_t timestamp = 0;
+  Bytes operation;
+  Time invoked = 0;
+  bool completed = false;
+  Time completed_at = 0;
+  Bytes result;  // the accepted result, when completed
+};
+
+class SimClient {
+ public:
+  SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count, uint32_t reply_quorum);
+
+  ClientId id() const { return id_; }
+  // A random put / get / del over `key_count` keys; put values are unique
+  // per operation ("c<id>-t<timestamp>").
+  Bytes random_operation(Rng& rng, uint32_t key_count) const;
+
+  // Starts the next operation (timestamps 1, 2, 3, ...) and returns its
+  // signed request.
+  wire::Request begin(Bytes operation, Time now);
+  bool busy() const { return busy_; }
+  const wire::Request& request() const { return request_; }
+  const ClientOp& current() const { return op_; }
+
+  // The replica this client believes is the primary.
+  ReplicaId primary() const { return static_cast<ReplicaId>(view_ % replica_count_); }
+
+  // A reply that arrived over the link from replica `from`. Returns true
+  // when it completes the current operation (see current()).
+  bool on_reply(ReplicaId from, const wire::Reply& reply, Time now);
+
+  uint64_t ignored_replies() const { return ignored_replies_; }
+
+ private:
+  ClientId id_;
+  crypto::FakeCrypto crypto_;
+  uint32_t replica_count_;
+  uint32_t reply_quorum_;
+  uint64_t next_timestamp_ = 1;
+  View view_ = 0;
+  bool busy_ = false;
+  wire::Request request_;
+  ClientOp op_;
+  std::map<ReplicaId, wire::Reply> replies_;  // for the current timestamp
+  uint64_t ignored_replies_ = 0;
+};
+
+}  // namespace pbft::sim
