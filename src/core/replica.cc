@@ -31,6 +31,7 @@ Replica::Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypt
   if (!d_.view_active && d_.view_change) {
     // Restarted in the middle of a view change: say so again.
     view_changes_[id_] = *d_.view_change;
+    target_view_changes_[id_] = *d_.view_change;
     broadcast(*d_.view_change);
   }
   next_status_ = config_.status_interval_ticks;

@@ -196,6 +196,10 @@ class Replica {
   std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
   std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;
   std::map<ReplicaId, wire::ViewChange> view_changes_;  // latest valid one from each replica
+  // While changing to d_.view: the valid view changes for exactly that view.
+  // Kept even when their sender has since asked for a later view, so that a
+  // quorum for this view is not lost to a replica that moved on.
+  std::map<ReplicaId, wire::ViewChange> target_view_changes_;
   std::optional<uint64_t> request_deadline_;   // view change when it passes
   std::optional<uint64_t> view_change_deadline_;  // next view when NEW-VIEW is late
   uint32_t backoff_ = 0;                       // failed view changes in a row

@@ -41,8 +41,6 @@ void Replica::on_status(ReplicaId from, const wire::Status& m) {
   bool peer_behind = m.view < d_.view || (m.view == d_.view && !m.view_active);
   if (peer_behind && d_.view_active && d_.new_view) send(from, *d_.new_view);
   if (peer_behind && !d_.view_active && d_.view_change) send(from, *d_.view_change);
-  if (!d_.view_active && m.view == d_.view && !m.view_active && d_.view_change)
-    send(from, *d_.view_change);
 
   // Checkpoints: a replica below our stable checkpoint gets its
   // certificate, and our votes for later ones (a lost CHECKPOINT would

@@ -24,6 +24,10 @@ void Replica::start_view_change(View new_view) {
   broadcast(*d_.view_change);
   std::erase_if(view_changes_, [&](const auto& e) { return e.second.new_view < new_view; });
   view_changes_[id_] = *d_.view_change;
+  target_view_changes_.clear();
+  for (const auto& [replica, vc] : view_changes_) {
+    if (vc.new_view == new_view) target_view_changes_[replica] = vc;
+  }
   on_view_change_quorum();
 }
 
@@ -77,14 +81,16 @@ bool Replica::valid_view_change(const wire::ViewChange& m) {
 
 void Replica::on_view_change(const wire::ViewChange& m) {
   if (m.new_view < d_.view || (m.new_view == d_.view && d_.view_active)) return;  // stale
-  if (auto it = view_changes_.find(m.replica);
-      it != view_changes_.end() && it->second.new_view >= m.new_view)
-    return;  // already have this or a later one from that replica
+  auto latest = view_changes_.find(m.replica);
+  bool newer = latest == view_changes_.end() || latest->second.new_view < m.new_view;
+  bool for_target = !d_.view_active && m.new_view == d_.view;
+  if (!newer && !(for_target && !target_view_changes_.contains(m.replica))) return;  // known
   if (!valid_view_change(m)) {
     ++rejected_.bad_certificate;
     return;
   }
-  view_changes_[m.replica] = m;
+  if (newer) view_changes_[m.replica] = m;
+  if (for_target) target_view_changes_[m.replica] = m;
   join_higher_views();
   on_view_change_quorum();
 }
@@ -103,11 +109,7 @@ void Replica::join_higher_views() {
 
 void Replica::on_view_change_quorum() {
   if (d_.view_active) return;
-  uint32_t count = 0;
-  for (const auto& [replica, vc] : view_changes_) {
-    if (vc.new_view == d_.view) ++count;
-  }
-  if (count < q()) return;
+  if (target_view_changes_.size() < q()) return;
   // q replicas moved to this view: wait for its primary, but not forever.
   if (!view_change_deadline_) view_change_deadline_ = now_ + view_change_timeout();
   if (primary_of(d_.view) == id_) send_new_view();
@@ -150,8 +152,8 @@ Replica::NewViewPlan Replica::plan_new_view(View view, const std::vector<wire::V
 void Replica::send_new_view() {
   wire::NewView nv;
   nv.view = d_.view;
-  for (const auto& [replica, vc] : view_changes_) {
-    if (vc.new_view == d_.view && nv.view_changes.size() < q()) nv.view_changes.push_back(vc);
+  for (const auto& [replica, vc] : target_view_changes_) {
+    if (nv.view_changes.size() < q()) nv.view_changes.push_back(vc);
   }
   PBFT_ASSERT(nv.view_changes.size() == q(), "a NEW-VIEW needs a quorum of view changes");
   NewViewPlan plan = plan_new_view(nv.view, nv.view_changes);
@@ -215,6 +217,7 @@ void Replica::enter_view(const wire::NewView& m, const NewViewPlan& plan) {
   proposed_.clear();
   view_change_deadline_.reset();
   std::erase_if(view_changes_, [&](const auto& e) { return e.second.new_view <= m.view; });
+  target_view_changes_.clear();
   Seq max_s = plan.min_s;
   for (const wire::PrePrepare& pp : plan.pre_prepares) {
     max_s = std::max(max_s, pp.seq);
