@@ -13,6 +13,8 @@
 #include <functional>
 #include <sstream>
 #include <string>
+
+#include "common/temp_dir.h"
 #include <thread>
 #include <vector>
 
@@ -24,23 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "pbft-kvctl-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using pbft::TempDir;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);

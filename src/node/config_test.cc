@@ -14,28 +14,14 @@
 #include <sstream>
 #include <string>
 
+#include "common/temp_dir.h"
+
 namespace pbft::node {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "pbft-config-test-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) std::abort();
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using pbft::TempDir;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
