@@ -218,17 +218,17 @@ void Node::put(std::string request_id, std::string key, std::string value, http:
   bool generated = request_id.empty();
   if (generated) request_id = new_request_id();
   kv::Operation op{kv::OpKind::put, std::move(key), std::move(value), generated ? "" : request_id};
-  submit(std::move(op), std::move(request_id), generated, std::move(done));
+  submit(std::move(op), std::move(request_id), std::move(done));
 }
 
 void Node::get(std::string request_id, std::string key, http::KvDone done) {
   bool generated = request_id.empty();
   if (generated) request_id = new_request_id();
   kv::Operation op{kv::OpKind::get, std::move(key), "", generated ? "" : request_id};
-  submit(std::move(op), std::move(request_id), generated, std::move(done));
+  submit(std::move(op), std::move(request_id), std::move(done));
 }
 
-void Node::submit(kv::Operation op, std::string request_id, bool, http::KvDone done) {
+void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
   if (auto error = unavailable()) {
     done(*error);
     return;

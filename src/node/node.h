@@ -49,7 +49,7 @@ class Node final : public http::KvBackend {
   void run_output();
   void on_fetch_state(const core::FetchState& fetch);
   void ask_for_state();
-  void submit(kv::Operation op, std::string request_id, bool id_generated, http::KvDone done);
+  void submit(kv::Operation op, std::string request_id, http::KvDone done);
   std::optional<http::ApiError> unavailable() const;
   std::string new_request_id();
   void log_transitions();
