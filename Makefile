@@ -8,9 +8,10 @@ SIM_SEEDS ?= 1000
 
 # Debian packages the project builds with.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-dev libgtest-dev \
-  libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
+  libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
+  librocksdb-dev
 
-.PHONY: deps build test test-asan sim cluster clean
+.PHONY: deps build test test-asan sim cluster clean bench-state-transfer
 
 # Installs what is missing (idempotent; needs root or sudo on a fresh machine).
 deps:
@@ -47,6 +48,16 @@ cluster: build
 
 sim: build
 	$(BUILD_DIR)/bin/pbft-sim --seeds $(SIM_SEEDS)
+
+# Benchmark (not part of `make test`): loads BYTES of 512 KiB values into a dev
+# cluster (at most LOAD_SECONDS_MAX of loading), then times the state transfer
+# to a wiped replica and a restart of every replica after SIGKILL. Prints a
+# table; writes bench/results/state_transfer.json.
+BYTES ?= 1G
+LOAD_SECONDS_MAX ?= 300
+bench-state-transfer: build
+	python3 bench/state_transfer.py --bytes $(BYTES) --load-seconds-max $(LOAD_SECONDS_MAX) \
+	  --kv-node $(BUILD_DIR)/bin/kv-node
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
