@@ -1,29 +1,14 @@
+// KvStore: applying operations, collecting their writes, checkpoints and
+// local reads. Opening is in kv_store_open.cc, state transfer in
+// kv_store_transfer.cc.
 #include "kv/kv_store.h"
 
-#include <string_view>
 #include <utility>
 
-#include "common/byte_io.h"
+#include "common/assert.h"
+#include "kv/manifest.h"
 
 namespace pbft::kv {
-namespace {
-
-// Snapshot: this tag (raw bytes, no length); u64 entry count, then each
-// entry in increasing key order as a u32-length-prefixed key and a
-// u32-length-prefixed value; then the idempotency table: u64 entry count,
-// then each entry in increasing request-id order as a u32-length-prefixed
-// request id, u64 sequence, u64 operation fingerprint and u32-length-prefixed
-// encoded result. All integers little-endian.
-constexpr std::string_view snapshot_tag = "pbft-kv/snapshot/v2";
-
-// The longest encoded result: status, sequence, length-prefixed value.
-constexpr size_t result_bytes_max = 1 + 8 + 4 + value_bytes_max;
-
-ByteView tag_bytes() {
-  return ByteView(reinterpret_cast<const uint8_t*>(snapshot_tag.data()), snapshot_tag.size());
-}
-
-}  // namespace
 
 Bytes KvStore::apply(Seq seq, ByteView operation) {
   const std::optional<Operation> op = decode_operation(operation);
@@ -33,126 +18,190 @@ Bytes KvStore::apply(Seq seq, ByteView operation) {
   if (op->request_id.empty()) return execute(seq, *op);
 
   const uint64_t fingerprint = operation_fingerprint(*op);
-  if (auto it = requests_.find(op->request_id); it != requests_.end()) {
+  const std::string record_key = request_record_key(op->request_id);
+  const uint32_t bucket = bucket_of(record_key);
+  if (std::optional<std::string> stored = read_record(bucket, record_key)) {
+    std::optional<RequestEntry> entry = decode_request_entry(*stored);
+    PBFT_ASSERT(entry.has_value(), "stored request records decode");
     // A retry: the first answer, not a second execution.
-    if (it->second.fingerprint == fingerprint) return it->second.result;
+    if (entry->fingerprint == fingerprint) return entry->result;
     return encode_result({ResultStatus::conflict, std::nullopt, seq});
   }
   Bytes result = execute(seq, *op);
-  remember(op->request_id, Remembered{seq, fingerprint, result});
+  remember(bucket, record_key, op->request_id, RequestEntry{seq, fingerprint, result});
   return result;
 }
 
 Bytes KvStore::execute(Seq seq, const Operation& op) {
+  const std::string record_key = data_record_key(op.key);
+  const uint32_t bucket = bucket_of(record_key);
+  std::optional<std::string> old = read_record(bucket, record_key);
   switch (op.kind) {
     case OpKind::get: {
-      auto it = data_.find(op.key);
-      if (it == data_.end()) return encode_result({ResultStatus::not_found, std::nullopt, seq});
-      return encode_result({ResultStatus::ok, it->second, seq});
+      if (!old) return encode_result({ResultStatus::not_found, std::nullopt, seq});
+      std::optional<std::string> value = decode_data_value(*old);
+      PBFT_ASSERT(value.has_value(), "stored data records decode");
+      return encode_result({ResultStatus::ok, std::move(*value), seq});
     }
     case OpKind::put:
-      data_.insert_or_assign(op.key, op.value);
+      write_record(bucket, record_key, old, encode_data_value(op.value));
       return encode_result({ResultStatus::ok, std::nullopt, seq});
     case OpKind::del:
-      return encode_result(
-          {data_.erase(op.key) > 0 ? ResultStatus::ok : ResultStatus::not_found, std::nullopt, seq});
+      if (!old) return encode_result({ResultStatus::not_found, std::nullopt, seq});
+      write_record(bucket, record_key, old, std::nullopt);
+      return encode_result({ResultStatus::ok, std::nullopt, seq});
   }
   // decode_operation() admits no other kind.
   PBFT_ASSERT(false, "unreachable operation kind");
   return {};
 }
 
-void KvStore::remember(const std::string& request_id, Remembered entry) {
+void KvStore::remember(uint32_t bucket, const std::string& record_key, const std::string& request_id,
+                       const RequestEntry& entry) {
   if (entries_max_ == 0) return;
-  while (requests_.size() >= entries_max_) {
+  while (eviction_order_.size() >= entries_max_) {
     auto oldest = eviction_order_.begin();
-    PBFT_ASSERT(oldest != eviction_order_.end(), "eviction order tracks the table");
-    requests_.erase(oldest->second);
+    const std::string evicted_key = request_record_key(oldest->second);
+    const uint32_t evicted_bucket = bucket_of(evicted_key);
+    std::optional<std::string> old = read_record(evicted_bucket, evicted_key);
+    PBFT_ASSERT(old.has_value(), "the eviction order tracks the request records");
+    write_record(evicted_bucket, evicted_key, old, std::nullopt);
     eviction_order_.erase(oldest);
   }
+  write_record(bucket, record_key, std::nullopt, encode_request_entry(entry));
   eviction_order_.emplace(entry.seq, request_id);
-  requests_.emplace(request_id, std::move(entry));
-  PBFT_ASSERT(eviction_order_.size() == requests_.size(), "eviction order tracks the table");
 }
 
-Bytes KvStore::snapshot() const {
-  size_t total = snapshot_tag.size() + 8 + 8;
-  for (const auto& [k, v] : data_) total += 8 + k.size() + v.size();
-  for (const auto& [id, e] : requests_) total += 4 + id.size() + 8 + 8 + 4 + e.result.size();
-  Bytes out(snapshot_tag.begin(), snapshot_tag.end());
-  out.reserve(total);
-  byte_io::put_u64(out, data_.size());
-  for (const auto& [k, v] : data_) {
-    byte_io::put_string(out, k);
-    byte_io::put_string(out, v);
-  }
-  byte_io::put_u64(out, requests_.size());
-  for (const auto& [id, e] : requests_) {
-    byte_io::put_string(out, id);
-    byte_io::put_u64(out, e.seq);
-    byte_io::put_u64(out, e.fingerprint);
-    byte_io::put_bytes(out, e.result);
-  }
-  return out;
+std::optional<std::string> KvStore::read_record(uint32_t bucket, const std::string& record_key) const {
+  const std::string key = record_storage_key(bucket, generations_[bucket], record_key);
+  if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  if (auto it = taken_.find(key); it != taken_.end()) return it->second;
+  return storage_.get(key);
 }
 
-bool KvStore::restore(ByteView snapshot) {
-  byte_io::Reader in(snapshot);
-  if (!in.expect(tag_bytes())) return false;
-
-  auto count = in.u64();
-  if (!count) return false;
-  // Every entry takes at least 8 bytes: reject absurd counts up front.
-  if (*count > in.remaining() / 8) return false;
-  std::map<std::string, std::string> data;
-  for (uint64_t i = 0; i < *count; ++i) {
-    auto key = in.string(key_bytes_max);
-    if (!key) return false;
-    auto value = in.string(value_bytes_max);
-    if (!value) return false;
-    if (!data.empty() && !(data.rbegin()->first < *key)) return false;
-    data.emplace_hint(data.end(), std::move(*key), std::move(*value));
+// The only way records change outside state transfer: the bucket's LtHash
+// takes out the old record and adds the new one.
+void KvStore::write_record(uint32_t bucket, const std::string& record_key, const std::optional<std::string>& old,
+                           std::optional<std::string> value) {
+  BucketState& b = buckets_[bucket];
+  if (old) {
+    hash_of(bucket).remove(LtHash::of_record(record_key, *old));
+    --b.records;
+    if (!is_request_bucket(bucket)) --data_records_;
   }
-
-  auto id_count = in.u64();
-  if (!id_count) return false;
-  if (*id_count > entries_max_) return false;
-  // Every entry takes at least 4 + 8 + 8 + 4 bytes.
-  if (*id_count > in.remaining() / 24) return false;
-  std::map<std::string, Remembered> requests;
-  std::set<std::pair<Seq, std::string>> eviction_order;
-  for (uint64_t i = 0; i < *id_count; ++i) {
-    auto id = in.string(request_id_bytes_max);
-    if (!id || id->empty()) return false;
-    if (!requests.empty() && !(requests.rbegin()->first < *id)) return false;
-    auto seq = in.u64();
-    if (!seq) return false;
-    auto fingerprint = in.u64();
-    if (!fingerprint) return false;
-    auto result = in.bytes(result_bytes_max);
-    if (!result) return false;
-    // Only what apply() remembers: a well-formed result of an execution at
-    // the entry's own sequence (never bad_operation or conflict).
-    auto decoded = decode_result(*result);
-    if (!decoded || decoded->sequence != *seq) return false;
-    if (decoded->status == ResultStatus::bad_operation || decoded->status == ResultStatus::conflict)
-      return false;
-    eviction_order.emplace(*seq, *id);
-    requests.emplace_hint(requests.end(), std::move(*id),
-                          Remembered{*seq, *fingerprint, std::move(*result)});
+  if (value) {
+    hash_of(bucket).add(LtHash::of_record(record_key, *value));
+    ++b.records;
+    if (!is_request_bucket(bucket)) ++data_records_;
   }
-  if (!in.at_end()) return false;
+  pending_.insert_or_assign(record_storage_key(bucket, generations_[bucket], record_key), std::move(value));
+  mark_changed(bucket);
+}
 
-  data_ = std::move(data);
-  requests_ = std::move(requests);
-  eviction_order_ = std::move(eviction_order);
-  return true;
+LtHash& KvStore::hash_of(uint32_t bucket) {
+  std::unique_ptr<LtHash>& h = buckets_[bucket].hash;
+  if (!h) h = std::make_unique<LtHash>();
+  return *h;
+}
+
+const LtHash& KvStore::hash_of(uint32_t bucket) const {
+  static const LtHash empty;
+  const std::unique_ptr<LtHash>& h = buckets_[bucket].hash;
+  return h ? *h : empty;
+}
+
+void KvStore::mark_changed(uint32_t bucket) {
+  BucketState& b = buckets_[bucket];
+  if (!b.leaf_dirty) {
+    b.leaf_dirty = true;
+    dirty_leaves_.push_back(bucket);
+  }
+  if (!b.summary_dirty) {
+    b.summary_dirty = true;
+    dirty_summaries_.push_back(bucket);
+  }
+  ++version_;
+}
+
+void KvStore::refresh_leaves() {
+  for (uint32_t bucket : dirty_leaves_) {
+    BucketState& b = buckets_[bucket];
+    if (!b.leaf_dirty) continue;
+    leaves_[bucket] = bucket_leaf(bucket, hash_of(bucket));
+    b.leaf_dirty = false;
+    ++leaf_recomputations_;
+  }
+  dirty_leaves_.clear();
+}
+
+Bytes KvStore::checkpoint(Seq seq) {
+  refresh_leaves();
+  pending_checkpoints_[seq] = PendingCheckpoint{version_, generations_};
+  return encode_manifest(leaves_);
+}
+
+void KvStore::discard_checkpoints_below(Seq seq) {
+  std::erase_if(pending_checkpoints_, [seq](const auto& e) { return e.first < seq; });
+  std::erase_if(readable_, [seq](const auto& e) { return e.first < seq; });
+}
+
+void KvStore::take_writes(storage::WriteBatch& batch) {
+  for (auto& [key, value] : pending_) {
+    if (value) batch.put(key, *value);
+    else batch.del(key);
+    taken_.insert_or_assign(key, std::move(value));
+  }
+  pending_.clear();
+  // Only generations nothing reads any more: no record put above falls in them.
+  for (auto& [begin, end] : pending_range_deletes_) batch.del_range(std::move(begin), std::move(end));
+  pending_range_deletes_.clear();
+  for (uint32_t bucket : dirty_summaries_) {
+    BucketState& b = buckets_[bucket];
+    if (b.records == 0) batch.del(summary_key(bucket));
+    else batch.put(summary_key(bucket), encode_summary(hash_of(bucket), b.records));
+    b.summary_dirty = false;
+  }
+  dirty_summaries_.clear();
+  for (uint32_t bucket : dirty_generations_) {
+    BucketState& b = buckets_[bucket];
+    if (generations_[bucket] == 0) batch.del(generation_key(bucket));
+    else batch.put(generation_key(bucket), encode_generation(generations_[bucket]));
+    b.generation_dirty = false;
+  }
+  dirty_generations_.clear();
+  taken_version_ = version_;
+}
+
+void KvStore::written() {
+  taken_.clear();
+  std::shared_ptr<const storage::ReadView> view;
+  for (auto it = pending_checkpoints_.begin(); it != pending_checkpoints_.end();) {
+    if (it->second.version > taken_version_) {  // not written yet
+      ++it;
+      continue;
+    }
+    if (it->second.version == taken_version_) {
+      if (!view) view = storage_.snapshot();
+      readable_[it->first] = ReadableCheckpoint{view, std::move(it->second.generations)};
+    }
+    // Older: the state moved on before it was written; no view shows it.
+    it = pending_checkpoints_.erase(it);
+  }
 }
 
 std::optional<std::string> KvStore::get(const std::string& key) const {
-  auto it = data_.find(key);
-  if (it == data_.end()) return std::nullopt;
-  return it->second;
+  const std::string record_key = data_record_key(key);
+  std::optional<std::string> record = read_record(bucket_of(record_key), record_key);
+  if (!record) return std::nullopt;
+  std::optional<std::string> value = decode_data_value(*record);
+  PBFT_ASSERT(value.has_value(), "stored data records decode");
+  return value;
+}
+
+bool KvStore::remembers(const std::string& request_id) const {
+  if (request_id.empty()) return false;
+  const std::string record_key = request_record_key(request_id);
+  return read_record(bucket_of(record_key), record_key).has_value();
 }
 
 }  // namespace pbft::kv

@@ -2,13 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "kv/chunk.h"
+#include "kv/kv_test_util.h"
+#include "kv/manifest.h"
 #include "kv/operation.h"
 
 namespace pbft::kv {
 namespace {
+
+using testing::TestStore;
 
 Result run(KvStore& s, const Operation& op, Seq seq = 1) {
   auto r = decode_result(s.apply(seq, encode_operation(op)));
@@ -35,41 +42,12 @@ Result ok_at(Seq seq) { return Result{ResultStatus::ok, std::nullopt, seq}; }
 Result value_at(const std::string& v, Seq seq) { return Result{ResultStatus::ok, v, seq}; }
 Result conflict_at(Seq seq) { return Result{ResultStatus::conflict, std::nullopt, seq}; }
 
-void put_u32(Bytes& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void put_u64(Bytes& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void put_str(Bytes& out, const std::string& s) {
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out.insert(out.end(), s.begin(), s.end());
-}
-void put_raw(Bytes& out, const Bytes& b) {
-  put_u32(out, static_cast<uint32_t>(b.size()));
-  out.insert(out.end(), b.begin(), b.end());
-}
-Bytes snapshot_header(uint64_t count) {
-  Bytes b = to_bytes("pbft-kv/snapshot/v2");
-  put_u64(b, count);
-  return b;
-}
-// One idempotency-table entry as a snapshot holds it.
-void put_entry(Bytes& out, const std::string& id, Seq seq, uint64_t fingerprint, const Bytes& result) {
-  put_str(out, id);
-  put_u64(out, seq);
-  put_u64(out, fingerprint);
-  put_raw(out, result);
-}
-// An empty data section, then the table count.
-Bytes table_header(uint64_t count) {
-  Bytes b = snapshot_header(0);
-  put_u64(b, count);
-  return b;
-}
+// The state's identity: its manifest.
+Bytes manifest(KvStore& s) { return s.checkpoint(0); }
 
 TEST(KvStore, ApplySemantics) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   EXPECT_EQ(get(s, "a"), not_found);
   EXPECT_EQ(del(s, "a"), not_found);
   EXPECT_EQ(put(s, "a", "1"), ok);
@@ -89,7 +67,8 @@ TEST(KvStore, ApplySemantics) {
 }
 
 TEST(KvStore, ResultsCarryTheSequence) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   EXPECT_EQ(run(s, {OpKind::put, "a", "1"}, 17), ok_at(17));
   EXPECT_EQ(run(s, {OpKind::get, "a", ""}, 18), value_at("1", 18));
   EXPECT_EQ(run(s, {OpKind::del, "b", ""}, 19), (Result{ResultStatus::not_found, std::nullopt, 19}));
@@ -97,7 +76,8 @@ TEST(KvStore, ResultsCarryTheSequence) {
 }
 
 TEST(KvStore, BinaryKeysAndValues) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   const std::string k("\0k\xff", 3), v("\0\0\x01", 3);
   EXPECT_EQ(put(s, k, v), ok);
   EXPECT_EQ(get(s, k), value_at(v, 1));
@@ -105,9 +85,10 @@ TEST(KvStore, BinaryKeysAndValues) {
 }
 
 TEST(KvStore, MalformedOperationsAreBadAndChangeNothing) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   put(s, "a", "1");
-  const Bytes before = s.snapshot();
+  const Bytes before = manifest(s);
   Bytes trailing = encode_operation({OpKind::put, "b", "2", "id"});
   trailing.push_back(0);
   Bytes truncated = encode_operation({OpKind::put, "b", "2", "id"});
@@ -127,17 +108,18 @@ TEST(KvStore, MalformedOperationsAreBadAndChangeNothing) {
     EXPECT_EQ(decoded(s.apply(6, op)), (Result{ResultStatus::bad_operation, std::nullopt, 6}));
   }
   EXPECT_EQ(s.idempotency_size(), 0u);
-  EXPECT_EQ(s.snapshot(), before);
+  EXPECT_EQ(manifest(s), before);
 }
 
 // ---- idempotency ----
 
 TEST(KvStore, RetryReturnsTheFirstAnswerAndExecutesOnce) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   const Bytes first = apply_id(s, 5, {OpKind::put, "a", "1", "X"});
   EXPECT_EQ(decoded(first), ok_at(5));
   EXPECT_EQ(decoded(apply_id(s, 6, {OpKind::put, "a", "2", "Y"})), ok_at(6));
-  const Bytes before = s.snapshot();
+  const Bytes before = manifest(s);
 
   // The retry of X is not executed again: a stays 2, the answer is the
   // seq-5 one, byte for byte.
@@ -145,17 +127,18 @@ TEST(KvStore, RetryReturnsTheFirstAnswerAndExecutesOnce) {
   EXPECT_EQ(retry, first);
   EXPECT_EQ(decoded(retry).sequence, 5u);
   EXPECT_EQ(s.get("a"), std::optional<std::string>("2"));
-  EXPECT_EQ(s.snapshot(), before);
+  EXPECT_EQ(manifest(s), before);
   EXPECT_EQ(s.idempotency_size(), 2u);
 
   // Again, in the same batch as another retry.
   EXPECT_EQ(apply_id(s, 8, {OpKind::put, "a", "1", "X"}), first);
   EXPECT_EQ(decoded(apply_id(s, 8, {OpKind::put, "a", "2", "Y"})), ok_at(6));
-  EXPECT_EQ(s.snapshot(), before);
+  EXPECT_EQ(manifest(s), before);
 }
 
 TEST(KvStore, RetriedGetAndDelReturnTheirFirstAnswers) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   run(s, {OpKind::put, "a", "1"}, 1);
   const Bytes got = apply_id(s, 2, {OpKind::get, "a", "", "G"});
   EXPECT_EQ(decoded(got), value_at("1", 2));
@@ -175,9 +158,10 @@ TEST(KvStore, RetriedGetAndDelReturnTheirFirstAnswers) {
 }
 
 TEST(KvStore, SameIdAnotherOperationIsAConflict) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   const Bytes first = apply_id(s, 5, {OpKind::put, "a", "1", "X"});
-  const Bytes before = s.snapshot();
+  const Bytes before = manifest(s);
   EXPECT_EQ(decoded(apply_id(s, 6, {OpKind::put, "a", "2", "X"})), conflict_at(6));
   EXPECT_EQ(decoded(apply_id(s, 7, {OpKind::put, "b", "1", "X"})), conflict_at(7));
   EXPECT_EQ(decoded(apply_id(s, 8, {OpKind::get, "a", "", "X"})), conflict_at(8));
@@ -185,12 +169,13 @@ TEST(KvStore, SameIdAnotherOperationIsAConflict) {
   // Nothing ran, nothing was remembered: the first answer stands.
   EXPECT_EQ(s.get("a"), std::optional<std::string>("1"));
   EXPECT_EQ(s.get("b"), std::nullopt);
-  EXPECT_EQ(s.snapshot(), before);
+  EXPECT_EQ(manifest(s), before);
   EXPECT_EQ(apply_id(s, 10, {OpKind::put, "a", "1", "X"}), first);
 }
 
 TEST(KvStore, NoRequestIdMeansNoIdempotency) {
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   EXPECT_EQ(decoded(apply_id(s, 1, {OpKind::put, "a", "1", ""})), ok_at(1));
   EXPECT_EQ(decoded(apply_id(s, 2, {OpKind::del, "a", "", ""})), ok_at(2));
   EXPECT_EQ(decoded(apply_id(s, 3, {OpKind::put, "a", "1", ""})), ok_at(3));
@@ -200,7 +185,8 @@ TEST(KvStore, NoRequestIdMeansNoIdempotency) {
 }
 
 TEST(KvStore, EvictsTheSmallestSequenceThenRequestId) {
-  KvStore s(3);
+  TestStore store(3);
+  KvStore& s = *store.kv;
   apply_id(s, 1, {OpKind::put, "k", "c", "c"});
   apply_id(s, 2, {OpKind::put, "k", "b", "b"});  // one batch: same sequence
   apply_id(s, 2, {OpKind::put, "k", "a", "a"});
@@ -226,7 +212,8 @@ TEST(KvStore, EvictsTheSmallestSequenceThenRequestId) {
   EXPECT_FALSE(s.remembers("d"));
 
   // A bound of zero remembers nothing.
-  KvStore none(0);
+  TestStore none_store(0);
+  KvStore& none = *none_store.kv;
   apply_id(none, 1, {OpKind::put, "k", "1", "X"});
   EXPECT_EQ(none.idempotency_size(), 0u);
   EXPECT_EQ(decoded(apply_id(none, 2, {OpKind::put, "k", "2", "X"})), ok_at(2));
@@ -234,7 +221,8 @@ TEST(KvStore, EvictsTheSmallestSequenceThenRequestId) {
 
 TEST(KvStore, DefaultBound) {
   EXPECT_EQ(idempotency_entries_max, 100000u);
-  KvStore s;
+  TestStore store;
+  KvStore& s = *store.kv;
   for (Seq i = 0; i <= idempotency_entries_max; ++i)
     apply_id(s, i + 1, {OpKind::put, "k", "v", "id" + std::to_string(i)});
   EXPECT_EQ(s.idempotency_size(), idempotency_entries_max);
@@ -243,10 +231,12 @@ TEST(KvStore, DefaultBound) {
   EXPECT_TRUE(s.remembers("id" + std::to_string(idempotency_entries_max)));
 }
 
-// ---- snapshots ----
+// ---- manifests ----
 
-TEST(KvStore, SnapshotIsCanonical) {
-  KvStore a, b;
+TEST(KvStore, ManifestIsCanonical) {
+  TestStore sa, sb;
+  KvStore& a = *sa.kv;
+  KvStore& b = *sb.kv;
   put(a, "x", "1");
   put(a, "y", "2");
   put(a, "z", "3");
@@ -261,335 +251,231 @@ TEST(KvStore, SnapshotIsCanonical) {
   put(b, "z", "3");
   apply_id(b, 4, {OpKind::put, "q", "1", "first"});
   apply_id(b, 4, {OpKind::put, "p", "1", "second"});
-  EXPECT_EQ(a.snapshot(), b.snapshot());
+  EXPECT_EQ(manifest(a), manifest(b));
 
   put(b, "z", "4");
-  EXPECT_NE(a.snapshot(), b.snapshot());
+  EXPECT_NE(manifest(a), manifest(b));
   put(b, "z", "3");
-  EXPECT_EQ(a.snapshot(), b.snapshot());
+  EXPECT_EQ(manifest(a), manifest(b));
   apply_id(b, 5, {OpKind::get, "z", "", "third"});  // only the table differs
-  EXPECT_NE(a.snapshot(), b.snapshot());
-
-  Bytes empty = snapshot_header(0);
-  put_u64(empty, 0);
-  EXPECT_EQ(KvStore().snapshot(), empty);
+  EXPECT_NE(manifest(a), manifest(b));
+  // Written or not makes no difference.
+  sa.persist();
+  apply_id(a, 5, {OpKind::get, "z", "", "third"});
+  EXPECT_EQ(manifest(a), manifest(b));
 }
 
-TEST(KvStore, SnapshotExactLayout) {
-  KvStore s;
-  put(s, "b", "22");
-  apply_id(s, 9, {OpKind::get, "b", "", "r2"});
-  apply_id(s, 7, {OpKind::put, "a", "1", "r1"});
-  Bytes expected = snapshot_header(2);
-  put_str(expected, "a");
-  put_str(expected, "1");
-  put_str(expected, "b");
-  put_str(expected, "22");
-  put_u64(expected, 2);
-  put_entry(expected, "r1", 7, operation_fingerprint({OpKind::put, "a", "1"}),
-            encode_result({ResultStatus::ok, std::nullopt, 7}));
-  put_entry(expected, "r2", 9, operation_fingerprint({OpKind::get, "b", ""}),
-            encode_result({ResultStatus::ok, "22", 9}));
-  EXPECT_EQ(s.snapshot(), expected);
-}
+TEST(KvStore, ManifestLayout) {
+  TestStore store;
+  const Bytes empty = manifest(*store.kv);
+  ASSERT_EQ(empty.size(), manifest_tag.size() + 8 + size_t{bucket_count} * digest_size);
+  EXPECT_EQ(std::string(empty.begin(), empty.begin() + static_cast<long>(manifest_tag.size())), manifest_tag);
+  const Bytes counts(empty.begin() + static_cast<long>(manifest_tag.size()),
+                     empty.begin() + static_cast<long>(manifest_tag.size()) + 8);
+  EXPECT_EQ(counts, (Bytes{0x00, 0x10, 0, 0, 0x00, 0x01, 0, 0}));  // 4096, 256
+  auto leaves = decode_manifest(empty);
+  ASSERT_TRUE(leaves.has_value());
+  for (const Digest& d : *leaves) EXPECT_EQ(d, Digest{});
 
-TEST(KvStore, RestoreReproducesState) {
-  KvStore a;
-  for (int i = 0; i < 100; ++i) put(a, "key" + std::to_string(i * 7 % 100), std::string(i, 'v'));
-  put(a, "", "empty key");
-  for (Seq i = 0; i < 20; ++i)
-    apply_id(a, 10 + i, {OpKind::put, "id-key" + std::to_string(i), "v", "id" + std::to_string(i)});
-  const Bytes snap = a.snapshot();
-
-  KvStore b;
-  put(b, "stale", "entry");
-  apply_id(b, 3, {OpKind::put, "stale2", "x", "stale-id"});
-  ASSERT_TRUE(b.restore(snap));
-  EXPECT_EQ(b.snapshot(), snap);
-  EXPECT_EQ(b.size(), a.size());
-  EXPECT_EQ(b.idempotency_size(), 20u);
-  EXPECT_FALSE(b.remembers("stale-id"));
-  EXPECT_EQ(b.get("stale"), std::nullopt);
-  EXPECT_EQ(b.get(""), std::optional<std::string>("empty key"));
-  EXPECT_EQ(get(b, "key14"), get(a, "key14"));
-
-  KvStore empty;
-  ASSERT_TRUE(b.restore(empty.snapshot()));
-  EXPECT_EQ(b.size(), 0u);
-  EXPECT_EQ(b.idempotency_size(), 0u);
-}
-
-TEST(KvStore, RetryAfterRestoreReturnsTheOriginalResult) {
-  KvStore a;
-  const Bytes first = apply_id(a, 5, {OpKind::put, "a", "1", "X"});
-  const Bytes got = apply_id(a, 5, {OpKind::get, "a", "", "G"});
-  apply_id(a, 6, {OpKind::put, "a", "2", "Y"});
-
-  KvStore b;  // a replica brought up to date by state transfer
-  ASSERT_TRUE(b.restore(a.snapshot()));
-  EXPECT_EQ(apply_id(b, 7, {OpKind::put, "a", "1", "X"}), first);
-  EXPECT_EQ(apply_id(b, 7, {OpKind::get, "a", "", "G"}), got);
-  EXPECT_EQ(b.get("a"), std::optional<std::string>("2"));
-  EXPECT_EQ(decoded(apply_id(b, 8, {OpKind::put, "a", "3", "X"})), conflict_at(8));
-  // And both replicas answer everything alike from here on.
-  EXPECT_EQ(apply_id(a, 7, {OpKind::put, "a", "1", "X"}), first);
-  EXPECT_EQ(decoded(apply_id(a, 8, {OpKind::put, "a", "3", "X"})), conflict_at(8));
-  EXPECT_EQ(a.snapshot(), b.snapshot());
-}
-
-TEST(KvStore, RestoreRebuildsTheEvictionOrder) {
-  KvStore a(3);
-  // Request-id order differs from eviction order.
-  apply_id(a, 1, {OpKind::put, "k", "1", "z"});
-  apply_id(a, 2, {OpKind::put, "k", "2", "b"});
-  apply_id(a, 2, {OpKind::put, "k", "3", "a"});
-  KvStore b(3);
-  ASSERT_TRUE(b.restore(a.snapshot()));
-  for (KvStore* s : {&a, &b}) {
-    apply_id(*s, 3, {OpKind::put, "k", "4", "n1"});  // evicts (1, z)
-    EXPECT_FALSE(s->remembers("z"));
-    apply_id(*s, 3, {OpKind::put, "k", "5", "n2"});  // evicts (2, a)
-    EXPECT_FALSE(s->remembers("a"));
-    EXPECT_TRUE(s->remembers("b"));
-  }
-  EXPECT_EQ(a.snapshot(), b.snapshot());
-
-  // A table larger than this store's bound is refused.
-  KvStore small(2);
-  small.apply(1, encode_operation({OpKind::put, "mine", "x"}));
-  const Bytes before = small.snapshot();
-  EXPECT_FALSE(small.restore(a.snapshot()));
-  EXPECT_EQ(small.snapshot(), before);
-}
-
-TEST(KvStore, RestoreRejectsEveryTruncationAndLeavesStateUnchanged) {
-  KvStore src;
-  put(src, "alpha", "1");
-  put(src, "beta", "22");
-  apply_id(src, 3, {OpKind::put, "gamma", "3", "id-1"});
-  apply_id(src, 4, {OpKind::get, "beta", "", "id-2"});
-  apply_id(src, 4, {OpKind::del, "alpha", "", "id-0"});
-  const Bytes snap = src.snapshot();
-  ASSERT_EQ(src.idempotency_size(), 3u);
-
-  KvStore s;
-  put(s, "mine", "x");
-  apply_id(s, 2, {OpKind::put, "mine2", "y", "my-id"});
-  const Bytes before = s.snapshot();
-  for (size_t n = 0; n < snap.size(); ++n) {
-    EXPECT_FALSE(s.restore(ByteView(snap.data(), n))) << n;
-    EXPECT_EQ(s.snapshot(), before);
-  }
-  Bytes trailing = snap;
-  trailing.push_back(0);
-  EXPECT_FALSE(s.restore(trailing));
-  EXPECT_EQ(s.snapshot(), before);
-  ASSERT_TRUE(s.restore(snap));
-  EXPECT_EQ(s.snapshot(), snap);
-}
-
-TEST(KvStore, RestoreRejectsCorruptSnapshots) {
-  KvStore s;
-  put(s, "mine", "x");
-  apply_id(s, 2, {OpKind::put, "mine2", "y", "my-id"});
-  const Bytes before = s.snapshot();
-  std::vector<Bytes> corrupt;
-
-  {  // wrong tag
-    Bytes b = table_header(0);
-    b[0] = 'P';
-    corrupt.push_back(b);
-  }
-  {  // the v1 tag
-    Bytes b = to_bytes("pbft-kv/snapshot/v1");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // a v1 body under the v2 tag: no table
-    corrupt.push_back(snapshot_header(0));
-  }
-  {  // count larger than the entries present
-    Bytes b = snapshot_header(2);
-    put_str(b, "a");
-    put_str(b, "1");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // count smaller than the entries present (trailing bytes)
-    Bytes b = snapshot_header(1);
-    put_str(b, "a");
-    put_str(b, "1");
-    put_str(b, "b");
-    put_str(b, "2");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // absurd count
-    Bytes b = snapshot_header(~uint64_t{0});
-    put_str(b, "a");
-    put_str(b, "1");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // keys out of order
-    Bytes b = snapshot_header(2);
-    put_str(b, "b");
-    put_str(b, "1");
-    put_str(b, "a");
-    put_str(b, "2");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // duplicate key
-    Bytes b = snapshot_header(2);
-    put_str(b, "a");
-    put_str(b, "1");
-    put_str(b, "a");
-    put_str(b, "2");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // over-long key
-    Bytes b = snapshot_header(1);
-    put_str(b, std::string(key_bytes_max + 1, 'k'));
-    put_str(b, "v");
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // over-long value
-    Bytes b = snapshot_header(1);
-    put_str(b, "k");
-    put_str(b, std::string(value_bytes_max + 1, 'v'));
-    put_u64(b, 0);
-    corrupt.push_back(b);
-  }
-  {  // length prefix past the end
-    Bytes b = snapshot_header(1);
-    put_u32(b, 1000);
-    b.push_back('k');
-    corrupt.push_back(b);
-  }
-
-  // The idempotency table.
-  const uint64_t fp = operation_fingerprint({OpKind::put, "k", "v"});
-  const Bytes ok5 = encode_result({ResultStatus::ok, std::nullopt, 5});
-  const Bytes ok6 = encode_result({ResultStatus::ok, std::nullopt, 6});
-  {  // table count larger than the entries present
-    Bytes b = table_header(2);
-    put_entry(b, "a", 5, fp, ok5);
-    corrupt.push_back(b);
-  }
-  {  // table count smaller than the entries present
-    Bytes b = table_header(1);
-    put_entry(b, "a", 5, fp, ok5);
-    put_entry(b, "b", 6, fp, ok6);
-    corrupt.push_back(b);
-  }
-  {  // absurd table count
-    Bytes b = table_header(~uint64_t{0});
-    put_entry(b, "a", 5, fp, ok5);
-    corrupt.push_back(b);
-  }
-  {  // table count over the bound
-    Bytes b = table_header(idempotency_entries_max + 1);
-    corrupt.push_back(b);
-  }
-  {  // request ids out of order
-    Bytes b = table_header(2);
-    put_entry(b, "b", 6, fp, ok6);
-    put_entry(b, "a", 5, fp, ok5);
-    corrupt.push_back(b);
-  }
-  {  // duplicate request id
-    Bytes b = table_header(2);
-    put_entry(b, "a", 5, fp, ok5);
-    put_entry(b, "a", 6, fp, ok6);
-    corrupt.push_back(b);
-  }
-  {  // empty request id
-    Bytes b = table_header(1);
-    put_entry(b, "", 5, fp, ok5);
-    corrupt.push_back(b);
-  }
-  {  // over-long request id
-    Bytes b = table_header(1);
-    put_entry(b, std::string(request_id_bytes_max + 1, 'r'), 5, fp, ok5);
-    corrupt.push_back(b);
-  }
-  {  // result that does not decode
-    Bytes b = table_header(1);
-    put_entry(b, "a", 5, fp, Bytes{0, 5, 0, 0});
-    corrupt.push_back(b);
-  }
-  {  // result of another sequence than its entry
-    Bytes b = table_header(1);
-    put_entry(b, "a", 5, fp, ok6);
-    corrupt.push_back(b);
-  }
-  {  // results that are never remembered
-    for (ResultStatus st : {ResultStatus::bad_operation, ResultStatus::conflict}) {
-      Bytes b = table_header(1);
-      put_entry(b, "a", 5, fp, encode_result({st, std::nullopt, 5}));
-      corrupt.push_back(b);
+  // One key: its bucket's leaf covers exactly that record; the rest stay empty.
+  put(*store.kv, "key", "value");
+  leaves = decode_manifest(manifest(*store.kv));
+  ASSERT_TRUE(leaves.has_value());
+  const uint32_t bucket = bucket_of("kkey");
+  EXPECT_LT(bucket, data_bucket_count);
+  for (uint32_t b = 0; b < bucket_count; ++b) {
+    if (b == bucket) {
+      EXPECT_EQ((*leaves)[b], bucket_leaf(b, LtHash::of_record("kkey", std::string(1, '\0') + "value")));
+      EXPECT_NE((*leaves)[b], Digest{});
+    } else {
+      EXPECT_EQ((*leaves)[b], Digest{}) << b;
     }
   }
-  {  // result length past the end
-    Bytes b = table_header(1);
-    put_str(b, "a");
-    put_u64(b, 5);
-    put_u64(b, fp);
-    put_u32(b, 1000);
-    b.insert(b.end(), ok5.begin(), ok5.end());
-    corrupt.push_back(b);
-  }
-  {  // over-long result
-    Bytes b = table_header(1);
-    Bytes big = encode_result({ResultStatus::ok, std::string(value_bytes_max, 'v'), 5});
-    big.push_back(0);
-    put_entry(b, "a", 5, fp, big);
-    corrupt.push_back(b);
-  }
-  for (size_t i = 0; i < corrupt.size(); ++i) {
-    EXPECT_FALSE(s.restore(corrupt[i])) << "case " << i;
-    EXPECT_EQ(s.snapshot(), before) << "case " << i;
-  }
+  // A request record lands in a request bucket.
+  apply_id(*store.kv, 2, {OpKind::get, "key", "", "id"});
+  leaves = decode_manifest(manifest(*store.kv));
+  ASSERT_TRUE(leaves.has_value());
+  const uint32_t request_bucket = bucket_of("rid");
+  EXPECT_GE(request_bucket, data_bucket_count);
+  EXPECT_NE((*leaves)[request_bucket], Digest{});
+}
 
-  // The well-formed neighbours of those cases are accepted.
+// ---- durability ----
+
+TEST(KvStore, ReopenGivesTheSameStateAndManifest) {
+  TestStore store(3);
+  for (int i = 0; i < 200; ++i) store.put("key" + std::to_string(i), std::string(i, 'v'));
+  store.del("key7");
+  const Bytes first = apply_id(*store.kv, 10, {OpKind::put, "a", "1", "z"});
+  apply_id(*store.kv, 11, {OpKind::put, "a", "2", "b"});
+  apply_id(*store.kv, 11, {OpKind::get, "a", "", "a"});
+  store.persist();
+  const Bytes before = manifest(*store.kv);
+
+  store.reopen();
+  KvStore& s = *store.kv;
+  EXPECT_EQ(manifest(s), before);
+  EXPECT_EQ(s.size(), 200u);  // 201 keys, one deleted
+  EXPECT_EQ(s.get("key7"), std::nullopt);
+  EXPECT_EQ(s.get("key150"), std::optional<std::string>(std::string(150, 'v')));
+  EXPECT_EQ(s.idempotency_size(), 3u);
+  EXPECT_EQ(apply_id(s, 12, {OpKind::put, "a", "1", "z"}), first);
+  // The eviction order was rebuilt: (10, z) goes first, then (11, a).
+  apply_id(s, 12, {OpKind::put, "k", "1", "n1"});
+  EXPECT_FALSE(s.remembers("z"));
+  EXPECT_TRUE(s.remembers("a") && s.remembers("b"));
+  apply_id(s, 12, {OpKind::put, "k", "2", "n2"});
+  EXPECT_FALSE(s.remembers("a"));
+  EXPECT_TRUE(s.remembers("b"));
+}
+
+TEST(KvStore, ChangesNotWrittenAreLostOnReopen) {
+  TestStore store;
+  store.put("kept", "1");
+  apply_id(*store.kv, 2, {OpKind::put, "kept2", "1", "kept-id"});
+  store.persist();
+  const Bytes written = manifest(*store.kv);
+
+  store.put("lost", "1", 3);
+  store.del("kept", 3);
+  apply_id(*store.kv, 3, {OpKind::put, "lost2", "1", "lost-id"});
+  // Taken but never written is lost too.
+  storage::WriteBatch dropped;
+  store.kv->take_writes(dropped);
+  EXPECT_FALSE(dropped.empty());
+  store.put("lost3", "1", 4);
+  EXPECT_NE(manifest(*store.kv), written);
+
+  store.reopen();
+  EXPECT_EQ(manifest(*store.kv), written);
+  EXPECT_EQ(store.kv->get("kept"), std::optional<std::string>("1"));
+  EXPECT_EQ(store.kv->get("lost"), std::nullopt);
+  EXPECT_EQ(store.kv->get("lost3"), std::nullopt);
+  EXPECT_TRUE(store.kv->remembers("kept-id"));
+  EXPECT_FALSE(store.kv->remembers("lost-id"));
+  EXPECT_EQ(store.kv->idempotency_size(), 1u);
+}
+
+TEST(KvStore, ReadsSeeChangesTakenButNotYetWritten) {
+  TestStore store;
+  store.put("a", "1");
+  storage::WriteBatch batch;
+  store.kv->take_writes(batch);
+  EXPECT_EQ(store.storage.get(record_storage_key(bucket_of("ka"), 0, "ka")), std::nullopt);
+  EXPECT_EQ(store.kv->get("a"), std::optional<std::string>("1"));
+  store.del("a");
+  EXPECT_EQ(store.kv->get("a"), std::nullopt);
+  storage::WriteBatch second;
+  store.kv->take_writes(second);
+  store.storage.write(batch, false);
+  store.storage.write(second, false);
+  store.kv->written();
+  EXPECT_EQ(store.kv->get("a"), std::nullopt);
+  // Everything was handed over: nothing is left to take.
+  storage::WriteBatch empty;
+  store.kv->take_writes(empty);
+  EXPECT_TRUE(empty.empty());
+}
+
+TEST(KvStore, OpeningDoesNotReadTheData) {
+  storage::MemoryStorage memory;
   {
-    Bytes b = table_header(2);
-    put_entry(b, "a", 5, fp, ok5);
-    put_entry(b, "b", 6, fp, encode_result({ResultStatus::ok, std::string(value_bytes_max, 'v'), 6}));
-    KvStore t;
-    ASSERT_TRUE(t.restore(b));
-    EXPECT_EQ(t.snapshot(), b);
-    EXPECT_EQ(t.apply(7, encode_operation({OpKind::put, "k", "v", "a"})), ok5);
+    KvStore s(memory);
+    for (int i = 0; i < 20000; ++i) s.apply(1, encode_operation({OpKind::put, "key" + std::to_string(i), "v"}));
+    storage::WriteBatch batch;
+    s.take_writes(batch);
+    memory.write(batch, false);
   }
+  testing::CountingStorage counting(memory);
+  KvStore s(counting);
+  EXPECT_EQ(s.size(), 20000u);
+  // Generations, summaries and the request buckets; a few bounded probes per
+  // bucket, but no pass over the 20000 data records.
+  EXPECT_LE(counting.visited, uint64_t{bucket_count});
+  EXPECT_EQ(s.get("key19999"), std::optional<std::string>("v"));
 }
 
-TEST(KvStore, RestoreOfFlippedBytesNeverCorruptsState) {
-  // Any single-byte change either is rejected or decodes to a well-formed
-  // state whose snapshot is exactly the bytes given.
-  KvStore src;
-  put(src, "a", "1");
-  put(src, "c", "3");
-  apply_id(src, 4, {OpKind::get, "c", "", "g"});
-  apply_id(src, 5, {OpKind::put, "d", "4", "p"});
-  const Bytes snap = src.snapshot();
-  KvStore s;
-  put(s, "mine", "x");
-  for (size_t i = 0; i < snap.size(); ++i) {
-    for (uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}}) {
-      Bytes b = snap;
-      b[i] ^= flip;
-      KvStore t;
-      put(t, "mine", "x");
-      if (t.restore(b)) {
-        EXPECT_EQ(t.snapshot(), b) << i;
-      } else {
-        EXPECT_EQ(t.snapshot(), s.snapshot()) << i;
-      }
-    }
+TEST(KvStore, CheckpointRecomputesOnlyChangedBuckets) {
+  storage::MemoryStorage memory;
+  testing::CountingStorage counting(memory);
+  KvStore s(counting);
+  for (int i = 0; i < 500; ++i) s.apply(1, encode_operation({OpKind::put, "key" + std::to_string(i), "v"}));
+  s.checkpoint(1);
+  const uint64_t recomputed = s.leaf_recomputations();
+  EXPECT_GT(recomputed, 0u);
+
+  // Three keys in three different buckets, one of them changed twice.
+  std::vector<std::string> keys;
+  std::set<uint32_t> buckets;
+  for (int i = 0; keys.size() < 3; ++i) {
+    std::string k = "fresh" + std::to_string(i);
+    if (buckets.insert(bucket_of(data_record_key(k))).second) keys.push_back(k);
   }
+  for (const std::string& k : keys) s.apply(2, encode_operation({OpKind::put, k, "1"}));
+  s.apply(2, encode_operation({OpKind::put, keys[0], "2"}));
+  const uint64_t reads = counting.reads;
+  s.checkpoint(2);
+  EXPECT_EQ(s.leaf_recomputations() - recomputed, 3u);
+  EXPECT_EQ(counting.reads, reads);  // no storage access at all
+  s.checkpoint(3);                   // nothing changed since
+  EXPECT_EQ(s.leaf_recomputations() - recomputed, 3u);
+}
+
+// ---- checkpoint read views ----
+
+TEST(KvStore, CheckpointsGetReadViewsOnceWritten) {
+  TestStore store;
+  store.put("a", "old");
+  const Bytes m10 = store.kv->checkpoint(10);
+  const uint32_t b = bucket_of("ka");
+  EXPECT_EQ(store.kv->read_chunk(10, b, {}, b + 1, 1000), std::nullopt);  // not written yet
+  store.persist();
+  ASSERT_TRUE(store.kv->has_read_view(10));
+  auto chunk = [&](Seq seq) {
+    auto bytes = store.kv->read_chunk(seq, b, {}, b + 1, 1000);
+    EXPECT_TRUE(bytes.has_value());
+    auto c = decode_chunk(bytes.value_or(Bytes{}));
+    EXPECT_TRUE(c.has_value());
+    return c.value_or(Chunk{});
+  };
+  Chunk c = chunk(10);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].value, std::string(1, '\0') + "old");
+  EXPECT_TRUE(c.done);
+
+  // Later changes do not show in the checkpoint's view.
+  store.put("a", "new", 11);
+  store.persist();
+  EXPECT_EQ(chunk(10).records.at(0).value, std::string(1, '\0') + "old");
+
+  // A checkpoint followed by changes before they were taken gets no view:
+  // no view shows exactly its state.
+  store.kv->checkpoint(20);
+  store.put("a", "newer", 21);
+  store.persist();
+  EXPECT_FALSE(store.kv->has_read_view(20));
+  store.kv->checkpoint(30);
+  store.persist();
+  EXPECT_EQ(chunk(30).records.at(0).value, std::string(1, '\0') + "newer");
+
+  store.kv->discard_checkpoints_below(30);
+  EXPECT_FALSE(store.kv->has_read_view(10));
+  EXPECT_TRUE(store.kv->has_read_view(30));
+  EXPECT_EQ(store.kv->read_chunk(10, b, {}, b + 1, 1000), std::nullopt);
+  (void)m10;
+}
+
+TEST(KvStore, ReadChunkRejectsBadRanges) {
+  TestStore store;
+  store.put("a", "1");
+  store.kv->checkpoint(5);
+  store.persist();
+  EXPECT_TRUE(store.kv->read_chunk(5, 0, {}, bucket_count, 1000).has_value());
+  EXPECT_FALSE(store.kv->read_chunk(5, 3, {}, 3, 1000).has_value());
+  EXPECT_FALSE(store.kv->read_chunk(5, 4, {}, 3, 1000).has_value());
+  EXPECT_FALSE(store.kv->read_chunk(5, 0, {}, bucket_count + 1, 1000).has_value());
+  EXPECT_FALSE(store.kv->read_chunk(6, 0, {}, bucket_count, 1000).has_value());
+  EXPECT_FALSE(store.kv->read_chunk(5, 0, Bytes(record_key_bytes_max + 1, 'k'), 1, 1000).has_value());
 }
 
 }  // namespace
