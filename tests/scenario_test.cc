@@ -38,7 +38,7 @@
 
 #include "core/replica.h"
 #include "crypto/fake_crypto.h"
-#include "kv/kv_store.h"
+#include "kv/map_store.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
 
@@ -262,7 +262,7 @@ class Harness {
         : crypto(secret, crypto::Principal::replica(id)),
           replica(std::make_unique<core::Replica>(config, id, crypto, kv)) {}
     crypto::FakeCrypto crypto;
-    kv::KvStore kv;
+    kv::MapStore kv;
     std::unique_ptr<core::Replica> replica;
     bool up = true;
     bool equivocate = false;
@@ -290,6 +290,10 @@ class Harness {
     }
     for (core::ClientReply& r : out.replies) {
       replies_[{r.client, r.reply.timestamp}][r.reply.replica] = r.reply;
+    }
+    if (out.resume) {  // nothing to persist here: go on at once
+      n.replica->resume();
+      collect(i);
     }
   }
 

@@ -10,17 +10,21 @@
 namespace pbft::core {
 
 // A replica's state at a checkpoint: the reply cache, then the
-// application's snapshot. Its digest is what CHECKPOINT messages certify.
-Bytes Replica::make_snapshot() const {
+// application's manifest (which identifies the application state without
+// holding it). Its digest is what CHECKPOINT messages certify.
+Bytes Replica::make_snapshot(Seq seq) {
   Bytes out = d_.clients.encode();
-  Bytes app = sm_.snapshot();
+  Bytes app = sm_.checkpoint(seq);
   out.insert(out.end(), app.begin(), app.end());
   return out;
 }
 
 void Replica::take_checkpoint() {
   Seq seq = d_.last_executed;
-  Bytes snapshot = make_snapshot();
+  Bytes snapshot = make_snapshot(seq);
+  // Nothing more executes until the host has persisted this state, so it
+  // can keep a read view of exactly the checkpoint for serving peers.
+  awaiting_persist_ = true;
   Digest digest = crypto_.digest(snapshot);
   d_.checkpoints[seq] = OwnCheckpoint{digest, std::move(snapshot)};
   wire::Checkpoint cp = signed_copy(wire::Checkpoint{seq, digest, id_, {}});
@@ -118,6 +122,7 @@ void Replica::garbage_collect() {
   std::erase_if(d_.executed_digests, [h](const auto& e) { return e.first <= h; });
   std::erase_if(d_.checkpoints, [h](const auto& e) { return e.first < h; });
   std::erase_if(checkpoint_votes_, [h](const auto& e) { return e.first <= h; });
+  sm_.discard_checkpoints_below(h);
 }
 
 void Replica::start_fetch(Seq seq, const Digest& digest, const std::vector<wire::Checkpoint>& cert) {
@@ -138,7 +143,17 @@ void Replica::state_transferred(Seq seq, ByteView snapshot) {
   size_t consumed = 0;
   std::optional<ClientTable> clients = ClientTable::decode(snapshot, consumed);
   PBFT_ASSERT(clients.has_value(), "a certified snapshot has a readable reply cache");
-  PBFT_ASSERT(sm_.restore(snapshot.subspan(consumed)), "a certified snapshot restores");
+  ByteView manifest = snapshot.subspan(consumed);
+  if (!sm_.restore(seq, manifest)) {
+    // The host has not fetched all of that state yet: ask again.
+    out_.fetch_state = *fetching_;
+    return;
+  }
+  // The installed state must be the certified one; the checkpoint also lets
+  // the host keep a read view of it for serving peers.
+  PBFT_ASSERT(sm_.checkpoint(seq) == Bytes(manifest.begin(), manifest.end()),
+              "a restored state has the certified manifest");
+  awaiting_persist_ = true;
   Digest digest = fetching_->digest;
   std::vector<wire::Checkpoint> cert = std::move(fetch_cert_);
   fetching_.reset();
@@ -150,7 +165,8 @@ void Replica::state_transferred(Seq seq, ByteView snapshot) {
   d_.executed_digests.clear();
   d_.checkpoints[seq] = OwnCheckpoint{digest, Bytes(snapshot.begin(), snapshot.end())};
   // advance_stable drops the log up to seq; slots above it that committed
-  // while this replica was fetching execute now.
+  // while this replica was fetching execute once the host has persisted
+  // (resume()).
   advance_stable(seq, digest, std::move(cert));
   persist();
   forget_executed_pending();

@@ -31,6 +31,7 @@ class ClientTable {
   static std::optional<ClientTable> decode(ByteView bytes, size_t& consumed);
 
   size_t size() const { return entries_.size(); }
+  const std::map<ClientId, Entry>& entries() const { return entries_; }
   bool operator==(const ClientTable&) const = default;
 
  private:

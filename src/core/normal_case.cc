@@ -170,7 +170,7 @@ void Replica::check_committed(Seq seq) {
 void Replica::execute_committed() {
   if (fetching_) return;  // the state is about to be replaced
   bool progressed = false;
-  while (true) {
+  while (!awaiting_persist_) {
     auto it = d_.slots.find(d_.last_executed + 1);
     if (it == d_.slots.end() || !it->second.committed) break;
     execute_batch(it->first, it->second);

@@ -10,6 +10,9 @@
 //   3. Then deliver `sends` and `replies`, in any order.
 //   4. `fetch_state`, when set, asks the host to obtain the state at a
 //      certified stable checkpoint and hand it to Replica::state_transferred.
+//   5. If `resume` is set, the replica stopped executing at a checkpoint:
+//      once the state is persisted (rule 2) the host calls
+//      Replica::resume(), which may produce more output.
 #pragma once
 
 #include <optional>
@@ -54,9 +57,11 @@ struct Output {
   std::vector<Send> sends;
   std::vector<ClientReply> replies;
   std::optional<FetchState> fetch_state;
+  bool resume = false;
 
   bool empty() const {
-    return executed.empty() && !persist && sends.empty() && replies.empty() && !fetch_state;
+    return executed.empty() && !persist && sends.empty() && replies.empty() && !fetch_state &&
+           !resume;
   }
 };
 

@@ -24,7 +24,8 @@ Replica::Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypt
   PBFT_ASSERT(id_ < config_.replica_count, "replica id out of range");
   if (d_.stable_seq == 0 && d_.last_executed == 0 && d_.checkpoints.empty()) {
     // The genesis checkpoint: the empty state everybody starts from.
-    Bytes snapshot = make_snapshot();
+    Bytes snapshot = make_snapshot(0);
+    awaiting_persist_ = true;
     d_.stable_digest = crypto_.digest(snapshot);
     d_.checkpoints[0] = OwnCheckpoint{d_.stable_digest, std::move(snapshot)};
   }
@@ -109,7 +110,14 @@ void Replica::tick() {
 Output Replica::take_output() {
   Output out = std::move(out_);
   out_ = Output{};
+  out.resume = awaiting_persist_;
   return out;
+}
+
+void Replica::resume() {
+  if (!awaiting_persist_) return;
+  awaiting_persist_ = false;
+  execute_committed();
 }
 
 uint64_t Replica::view_change_timeout() const {

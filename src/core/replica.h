@@ -92,6 +92,9 @@ class Replica {
   void state_transferred(Seq seq, ByteView snapshot);
 
   Output take_output();
+  // The host persisted what the last output asked for (Output::resume):
+  // execution may go on past the checkpoint it stopped at.
+  void resume();
 
   ReplicaId id() const { return id_; }
   View view() const { return d_.view; }
@@ -141,7 +144,7 @@ class Replica {
   void advance_stable(Seq seq, const Digest& digest, std::vector<wire::Checkpoint> cert);
   void start_fetch(Seq seq, const Digest& digest, const std::vector<wire::Checkpoint>& cert);
   void garbage_collect();
-  Bytes make_snapshot() const;
+  Bytes make_snapshot(Seq seq);
 
   // view_change.cc
   void start_view_change(View new_view);
@@ -204,6 +207,7 @@ class Replica {
   std::optional<uint64_t> view_change_deadline_;  // next view when NEW-VIEW is late
   uint32_t backoff_ = 0;                       // failed view changes in a row
   bool proposing_ = false;
+  bool awaiting_persist_ = false;  // stopped at a checkpoint until the host persists
   uint64_t next_status_ = 0;
   std::optional<FetchState> fetching_;
   std::vector<wire::Checkpoint> fetch_cert_;  // certifies fetching_

@@ -11,7 +11,7 @@
 #include <set>
 
 #include "crypto/fake_crypto.h"
-#include "kv/kv_store.h"
+#include "kv/map_store.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
 
@@ -24,7 +24,7 @@ struct Node {
   Node(const Config& c, ReplicaId id)
       : crypto(secret, crypto::Principal::replica(id)), replica(c, id, crypto, kv) {}
   crypto::FakeCrypto crypto;
-  kv::KvStore kv;
+  kv::MapStore kv;
   Replica replica;
   bool isolated = false;
   std::vector<FetchState> fetches;
@@ -50,12 +50,16 @@ class Cluster {
     pump();
   }
   void collect(ReplicaId i) {
-    Output out = nodes[i]->replica.take_output();
-    if (out.fetch_state) nodes[i]->fetches.push_back(*out.fetch_state);
-    for (Send& s : out.sends) {
-      for (ReplicaId to = 0; to < nodes.size(); ++to) {
-        if (to != i && (!s.to || *s.to == to)) queue.push_back({i, to, s.message});
+    for (;;) {
+      Output out = nodes[i]->replica.take_output();
+      if (out.empty()) return;
+      if (out.fetch_state) nodes[i]->fetches.push_back(*out.fetch_state);
+      for (Send& s : out.sends) {
+        for (ReplicaId to = 0; to < nodes.size(); ++to) {
+          if (to != i && (!s.to || *s.to == to)) queue.push_back({i, to, s.message});
+        }
       }
+      if (out.resume) nodes[i]->replica.resume();  // nothing to persist here
     }
   }
   void deliver(ReplicaId from, ReplicaId to, const wire::Message& m) {

@@ -1,6 +1,7 @@
 // The replicated application as the core sees it. It must be deterministic:
 // the same operations in the same order give the same results and the same
-// snapshot on every replica, whatever the machine, clock or thread.
+// checkpoint manifests on every replica, whatever the machine, clock or
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +19,25 @@ class StateMachine {
   // on every replica.
   virtual Bytes apply(Seq seq, ByteView operation) = 0;
 
-  // The whole application state as canonical bytes (equal states give equal
-  // bytes), and back. restore() must reject bytes that do not decode
-  // (return false) and then leave the state unchanged.
-  virtual Bytes snapshot() const = 0;
-  virtual bool restore(ByteView snapshot) = 0;
+  // Seals the state after `seq` (the last applied sequence number) as a
+  // checkpoint and returns its manifest: canonical bytes that identify the
+  // state (equal states give equal manifests, different states different
+  // ones), small and cheap to compute (never a pass over the whole state).
+  // The core hashes it, with its reply cache, into the checkpoint digest.
+  // The core applies nothing more until its host has persisted (see
+  // Output::resume), so the host can take a read view of exactly this
+  // state for serving it to peers.
+  virtual Bytes checkpoint(Seq seq) = 0;
+
+  // Replaces the state with the one `manifest` describes at `seq`; the
+  // manifest is certified by a quorum, and the state itself was fetched
+  // from peers by the host beforehand. Returns false, and leaves the state
+  // unchanged, when that state is not (entirely) available here: the core
+  // then asks its host to fetch again.
+  virtual bool restore(Seq seq, ByteView manifest) = 0;
+
+  // Checkpoints below `seq` are no longer served to peers.
+  virtual void discard_checkpoints_below(Seq seq) = 0;
 };
 
 }  // namespace pbft::core

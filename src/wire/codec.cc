@@ -139,12 +139,21 @@ void put(Writer& w, const StableCheckpoint& m) {
 void put(Writer& w, const StateRequest& m) {
   w.u64(m.seq);
   w.u32(m.replica);
+  w.u8(static_cast<uint8_t>(m.part));
+  w.u32(m.bucket);
+  w.u32(m.bucket_end);
+  w.bytes(m.after, state_key_bytes_max, "state key bytes");
+  w.u32(m.max_bytes);
 }
 
 void put(Writer& w, const StateReply& m) {
   w.u64(m.seq);
   w.u32(m.replica);
-  w.bytes(m.snapshot, snapshot_bytes_max, "snapshot bytes");
+  w.u8(static_cast<uint8_t>(m.part));
+  w.u32(m.bucket);
+  w.bytes(m.after, state_key_bytes_max, "state key bytes");
+  w.boolean(m.available);
+  w.bytes(m.payload, snapshot_bytes_max, "state payload bytes");
 }
 
 // ---------------------------------------------------------------- reading
@@ -335,10 +344,24 @@ bool get(Reader& r, StableCheckpoint& m) {
   return get_list(r, m.certificate, certificate_entries_max, "certificate checkpoints");
 }
 
-bool get(Reader& r, StateRequest& m) { return r.u64(m.seq) && r.u32(m.replica); }
+bool get(Reader& r, StatePart& part) {
+  uint8_t p = 0;
+  if (!r.u8(p)) return false;
+  if (p > static_cast<uint8_t>(StatePart::chunk)) return r.fail("unknown state part");
+  part = static_cast<StatePart>(p);
+  return true;
+}
+
+bool get(Reader& r, StateRequest& m) {
+  return r.u64(m.seq) && r.u32(m.replica) && get(r, m.part) && r.u32(m.bucket) &&
+         r.u32(m.bucket_end) && r.bytes(m.after, state_key_bytes_max, "state key bytes") &&
+         r.u32(m.max_bytes);
+}
 
 bool get(Reader& r, StateReply& m) {
-  return r.u64(m.seq) && r.u32(m.replica) && r.bytes(m.snapshot, snapshot_bytes_max, "snapshot bytes");
+  return r.u64(m.seq) && r.u32(m.replica) && get(r, m.part) && r.u32(m.bucket) &&
+         r.bytes(m.after, state_key_bytes_max, "state key bytes") && r.boolean(m.available) &&
+         r.bytes(m.payload, snapshot_bytes_max, "state payload bytes");
 }
 
 template <typename T>
@@ -507,11 +530,45 @@ Bytes batch_bytes(const std::vector<Request>& batch) {
   return out;
 }
 
-uint32_t crc32c(ByteView data) {
+namespace {
+
+uint32_t crc32c_bytewise(uint32_t c, const uint8_t* p, size_t n) {
   static const std::array<uint32_t, 256> table = make_crc32c_table();
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c;
+}
+
+#if defined(__x86_64__)
+// SSE 4.2 has a CRC-32C instruction: 8 bytes a step instead of one, which
+// matters for multi-megabyte frames (a byte-at-a-time table was the top of
+// the profile under large writes).
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t c, const uint8_t* p, size_t n) {
+  uint64_t c64 = c;
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c64 = __builtin_ia32_crc32di(c64, word);
+    p += 8;
+    n -= 8;
+  }
+  c = static_cast<uint32_t>(c64);
+  while (n > 0) {
+    c = __builtin_ia32_crc32qi(c, *p++);
+    --n;
+  }
+  return c;
+}
+#endif
+
+}  // namespace
+
+uint32_t crc32c(ByteView data) {
   uint32_t c = 0xFFFFFFFFu;
-  for (uint8_t b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+#if defined(__x86_64__)
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  if (hardware) return crc32c_sse42(c, data.data(), data.size()) ^ 0xFFFFFFFFu;
+#endif
+  return crc32c_bytewise(c, data.data(), data.size()) ^ 0xFFFFFFFFu;
 }
 
 }  // namespace pbft::wire

@@ -37,6 +37,7 @@ inline constexpr size_t prepared_certs_max = 4096;        // entries in one view
 inline constexpr size_t view_changes_max = 1024;          // view changes in one new view
 inline constexpr size_t status_slots_max = 4096;
 inline constexpr size_t snapshot_bytes_max = frame_body_bytes_max - 64;
+inline constexpr size_t state_key_bytes_max = (64u << 10) + 64;  // a record key in state transfer (a 64 KiB user key and its tag)
 
 struct DecodeError {
   std::string reason;

@@ -87,7 +87,11 @@ std::vector<Message> sample_messages() {
              .slot_flags = {0, 1, 3, 7, 2}},
       StableCheckpoint{.certificate = {sample_checkpoint(0), sample_checkpoint(1), sample_checkpoint(3)}},
       StateRequest{.seq = 40, .replica = 2},
-      StateReply{.seq = 40, .replica = 1, .snapshot = to_bytes("snapshot bytes")},
+      StateRequest{.seq = 40, .replica = 2, .part = StatePart::chunk, .bucket = 7, .bucket_end = 90,
+                   .after = to_bytes("k/last"), .max_bytes = 1 << 20},
+      StateReply{.seq = 40, .replica = 1, .payload = to_bytes("manifest bytes")},
+      StateReply{.seq = 40, .replica = 1, .part = StatePart::chunk, .bucket = 7,
+                 .after = to_bytes("k/last"), .available = true, .payload = to_bytes("records")},
   };
 }
 
@@ -189,7 +193,8 @@ TEST(Messages, TypeOfAndNames) {
       {MessageType::checkpoint, "checkpoint"},   {MessageType::view_change, "view-change"},
       {MessageType::new_view, "new-view"},       {MessageType::reply, "reply"},
       {MessageType::status, "status"},           {MessageType::stable_checkpoint, "stable-checkpoint"},
-      {MessageType::state_request, "state-request"}, {MessageType::state_reply, "state-reply"},
+      {MessageType::state_request, "state-request"}, {MessageType::state_request, "state-request"},
+      {MessageType::state_reply, "state-reply"},     {MessageType::state_reply, "state-reply"},
   };
   std::vector<Message> msgs = sample_messages();
   ASSERT_EQ(msgs.size(), expected.size());

@@ -128,16 +128,34 @@ struct StableCheckpoint {
 // fetch the state at a stable checkpoint asks a peer, which answers with its
 // snapshot at that sequence number (empty if it no longer has it). The
 // asker's core checks the snapshot against the certified digest.
+// State transfer (see docs/PROTOCOL.md): a replica that is behind asks a
+// peer for a part of its state at a checkpoint it keeps: the manifest (the
+// checkpoint's snapshot as the core defines it: reply cache and application
+// manifest), or a chunk of application records in buckets
+// [bucket, bucket_end) starting after `after` in `bucket`. Everything
+// fetched is checked against the certified digest, so no single peer
+// decides what the state is.
+enum class StatePart : uint8_t { manifest = 0, chunk = 1 };
+
 struct StateRequest {
   Seq seq = 0;
-  ReplicaId replica = 0;
+  ReplicaId replica = 0;  // who asks
+  StatePart part = StatePart::manifest;
+  uint32_t bucket = 0;
+  uint32_t bucket_end = 0;
+  Bytes after;             // the last record key already fetched in `bucket`
+  uint32_t max_bytes = 0;  // of the reply's payload, roughly
   bool operator==(const StateRequest&) const = default;
 };
 
 struct StateReply {
   Seq seq = 0;
-  ReplicaId replica = 0;
-  Bytes snapshot;
+  ReplicaId replica = 0;  // who answers
+  StatePart part = StatePart::manifest;
+  uint32_t bucket = 0;    // the request's position, echoed
+  Bytes after;
+  bool available = false;  // false: this replica does not keep that checkpoint
+  Bytes payload;           // the manifest, or an encoded chunk (kv/chunk.h)
   bool operator==(const StateReply&) const = default;
 };
 
