@@ -297,8 +297,8 @@ TEST(DevCluster, OneReplicaExitingLeavesTheOthersRunning) {
   TempDir dir;
   Supervised s(dir,
                "if [ \"$PBFT_DEV\" = 2 ]; then echo dying; exit 3; fi\n"
+               "trap 'echo \"bye $PBFT_DEV\"; exit 0' TERM\n"  // before "up": a SIGTERM may follow it at once
                "echo \"up $PBFT_DEV\"\n"
-               "trap 'echo \"bye $PBFT_DEV\"; exit 0' TERM\n"
                "while :; do sleep 0.02; done\n");
   ASSERT_TRUE(s.wait_for([](const std::string& o) {
     return count(o, "| up ") == 4 && contains(o, "replica2 exited with status 3 unexpectedly");

@@ -254,8 +254,9 @@ void collect_unknown(const toml::table& table, const std::string& prefix,
   }
 }
 
-constexpr std::string_view root_keys[] = {"cluster_id", "node", "protocol", "limits",
-                                                               "replicas"};
+constexpr std::string_view root_keys[] = {"cluster_id", "node",     "protocol",
+                                          "limits",     "storage",  "replicas"};
+constexpr std::string_view storage_keys[] = {"engine", "sync"};
 constexpr std::string_view node_keys[] = {"id", "key_file", "data_dir", "http_listen",
                                                                "replica_listen"};
 constexpr std::string_view protocol_keys[] = {
@@ -271,13 +272,14 @@ constexpr std::string_view replica_keys[] = {"id", "host", "replica_port", "http
 void check_unknown_keys(const toml::table& root) {
   std::vector<std::string> unknown;
   collect_unknown(root, "", root_keys, unknown);
-  for (const char* section : {"node", "protocol", "limits"}) {
+  for (const char* section : {"node", "protocol", "limits", "storage"}) {
     const toml::node* n = root.get(section);
     if (n == nullptr) continue;
     const toml::table& table = as_table(*n, section);
     std::span<const std::string_view> allowed = limits_keys;
     if (std::string_view(section) == "node") allowed = node_keys;
     if (std::string_view(section) == "protocol") allowed = protocol_keys;
+    if (std::string_view(section) == "storage") allowed = storage_keys;
     collect_unknown(table, section, allowed, unknown);
   }
   if (const toml::node* n = root.get("replicas")) {
@@ -364,6 +366,31 @@ void env_string(const Getenv& getenv, const char* var, std::string& out) {
   out = raw;
 }
 
+std::optional<SyncMode> parse_sync_mode(std::string_view text) {
+  if (text == "always") return SyncMode::always;
+  if (text == "batch") return SyncMode::batch;
+  if (text == "off") return SyncMode::off;
+  return std::nullopt;
+}
+
+std::optional<StorageEngine> parse_storage_engine(std::string_view text) {
+  if (text == "rocksdb") return StorageEngine::rocksdb;
+  if (text == "memory") return StorageEngine::memory;
+  return std::nullopt;
+}
+
+SyncMode sync_mode_setting(std::string_view text, const std::string& where) {
+  auto mode = parse_sync_mode(text);
+  if (!mode) throw ConfigError(where + ": " + quote_text(text) + " is not a sync mode (always, batch or off)");
+  return *mode;
+}
+
+StorageEngine storage_engine_setting(std::string_view text, const std::string& where) {
+  auto engine = parse_storage_engine(text);
+  if (!engine) throw ConfigError(where + ": " + quote_text(text) + " is not a storage engine (rocksdb or memory)");
+  return *engine;
+}
+
 bool same(const HostPort& a, const HostPort& b) { return a.host == b.host && a.port == b.port; }
 
 // The core's messages read "<field> must ...": name the field as a setting.
@@ -434,6 +461,15 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "request_timeout_ms = " + std::to_string(defaults.request_timeout_ms));
   append_line(s, "request_retry_ms = " + std::to_string(defaults.request_retry_ms));
   append_line(s);
+  append_line(s, "[storage]");
+  append_line(s, "# rocksdb (in data_dir) or memory (nothing survives a restart).");
+  append_line(s, "engine = \"" + to_string(defaults.storage_engine) + "\"");
+  append_line(s, "# When writes reach the disk: always (fsync before any message that depends on");
+  append_line(s, "# them leaves), batch (one fsync shared by the writes of a round of events, still");
+  append_line(s, "# before their messages leave) or off (no fsync: a power loss can lose recent");
+  append_line(s, "# writes; a killed process loses nothing).");
+  append_line(s, "sync = \"" + to_string(defaults.sync) + "\"");
+  append_line(s);
   append_line(s, "# The members, ids 0..n-1 in order; the same list in every replica's file.");
   append_line(s, "# n = 3f + 1 replicas tolerate f faulty ones.");
   for (const Member& m : members) {
@@ -449,6 +485,19 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
 }
 
 }  // namespace
+
+std::string to_string(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::always: return "always";
+    case SyncMode::batch: return "batch";
+    case SyncMode::off: return "off";
+  }
+  return "?";
+}
+
+std::string to_string(StorageEngine engine) {
+  return engine == StorageEngine::rocksdb ? "rocksdb" : "memory";
+}
 
 // ---------------------------------------------------------------------------
 // Key files
@@ -706,6 +755,15 @@ NodeConfig load_config_file(const std::string& path) {
     read_uint(l, "request_retry_ms", "limits", config.request_retry_ms);
   }
 
+  // [storage]
+  if (const toml::node* n = root.get("storage")) {
+    const toml::table& s = as_table(*n, "storage");
+    if (const toml::node* e = s.get("engine"))
+      config.storage_engine = storage_engine_setting(as_string(*e, "storage.engine"), "storage.engine" + at(*e));
+    if (const toml::node* m = s.get("sync"))
+      config.sync = sync_mode_setting(as_string(*m, "storage.sync"), "storage.sync" + at(*m));
+  }
+
   derive_ticks(config);
   validate(config);
   return config;
@@ -748,6 +806,10 @@ void apply_env_overrides(NodeConfig& target, const Getenv& getenv) {
   env_number(getenv, "PBFT_BODY_BYTES_MAX", "limits.body_bytes_max", config.body_bytes_max);
   env_number(getenv, "PBFT_REQUEST_TIMEOUT_MS", "limits.request_timeout_ms", config.request_timeout_ms);
   env_string(getenv, "PBFT_LOG", config.log_filter);
+  if (const char* raw = getenv("PBFT_STORAGE"); raw != nullptr && *raw != '\0')
+    config.storage_engine = storage_engine_setting(raw, "PBFT_STORAGE (sets storage.engine)");
+  if (const char* raw = getenv("PBFT_SYNC"); raw != nullptr && *raw != '\0')
+    config.sync = sync_mode_setting(raw, "PBFT_SYNC (sets storage.sync)");
 
   derive_ticks(config);
   validate(config);

@@ -12,6 +12,9 @@
 //   data_dir = "data/replica-0"       # relative to the config file's folder
 //   http_listen = "127.0.0.1:10000"   # default: this member's host:http_port
 //   replica_listen = "127.0.0.1:10100"# default: this member's host:replica_port
+//   [storage]
+//   engine = "rocksdb"                # or "memory": nothing survives a restart
+//   sync = "always"                   # always | batch | off (see SyncMode)
 //   [protocol]
 //   checkpoint_interval = 10
 //   window_size = 40
@@ -37,7 +40,8 @@
 // PBFT_NODE_ID, PBFT_KEY_FILE, PBFT_DATA_DIR, PBFT_HTTP_LISTEN,
 // PBFT_REPLICA_LISTEN, PBFT_CHECKPOINT_INTERVAL, PBFT_WINDOW_SIZE,
 // PBFT_VIEW_CHANGE_TIMEOUT_MS, PBFT_BATCH_REQUESTS_MAX, PBFT_TICK_MS,
-// PBFT_BODY_BYTES_MAX, PBFT_REQUEST_TIMEOUT_MS, PBFT_LOG (log filter).
+// PBFT_BODY_BYTES_MAX, PBFT_REQUEST_TIMEOUT_MS, PBFT_STORAGE, PBFT_SYNC,
+// PBFT_LOG (log filter).
 #pragma once
 
 #include <cstdint>
@@ -71,12 +75,27 @@ struct HostPort {
   uint16_t port = 0;
 };
 
+enum class StorageEngine { rocksdb, memory };
+
+// When the replica's writes reach stable storage. Whatever the mode, a write
+// is handed to the storage engine before any message that depends on it
+// leaves, so a killed process loses nothing; the modes differ on a machine
+// crash or power loss.
+//   always: every write is fsynced before the messages it covers leave.
+//   batch:  group commit: writes made while handling one round of ready
+//           events share one fsync, still before any of their messages leave.
+//   off:    no fsync; the OS writes back when it likes. A power loss can
+//           lose recent writes (and with them promises made to peers).
+enum class SyncMode { always, batch, off };
+
 struct NodeConfig {
   uint64_t cluster_id = 1;
   std::vector<Member> members;
   ReplicaId self = 0;
   std::string key_file;  // absolute or relative to the working directory after loading
   std::string data_dir;
+  StorageEngine storage_engine = StorageEngine::rocksdb;
+  SyncMode sync = SyncMode::always;
   HostPort http_listen;
   HostPort replica_listen;
 
@@ -117,6 +136,9 @@ void apply_env_overrides(NodeConfig& config, const Getenv& getenv);
 void validate(const NodeConfig& config);
 // Derives protocol tick counts from the *_ms settings.
 void derive_ticks(NodeConfig& config);
+
+std::string to_string(SyncMode mode);
+std::string to_string(StorageEngine engine);
 
 // Key files: one line, the 64-hex-digit Ed25519 seed. Written with mode 0600.
 crypto::KeyPair read_key_file(const std::string& path);

@@ -2,6 +2,7 @@
 //
 //   kv-node --config replica-0.toml      a configured cluster member
 //   PBFT_DEV=0 kv-node                   dev mode: built-in 5-replica cluster
+//   --in-memory                          keep nothing on disk (storage.engine = memory)
 //
 // Dev mode: PBFT_DEV=<0..4>, PBFT_DEV_BASE_PORT (default 10000),
 // PBFT_DATA_DIR (default data/replica-<i>). PBFT_LOG sets the log filter.
@@ -22,8 +23,9 @@ namespace {
 
 int usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: kv-node --config FILE\n"
-               "       PBFT_DEV=<0..4> kv-node   (built-in dev cluster; keys are NOT secret)\n"
+               "usage: kv-node [--in-memory] --config FILE\n"
+               "       PBFT_DEV=<0..4> kv-node [--in-memory]  (built-in dev cluster; keys are NOT secret)\n"
+               "--in-memory: keep nothing on disk; a restarted replica starts empty\n"
                "environment: PBFT_LOG=info,core=debug  PBFT_DEV_BASE_PORT  PBFT_DATA_DIR  and the\n"
                "overrides listed in the README (PBFT_NODE_ID, PBFT_HTTP_LISTEN, ...)\n");
   return code;
@@ -43,10 +45,13 @@ long parse_index(const char* text, long max) {
 int main(int argc, char** argv) {
   using namespace pbft;
   std::string config_path;
+  bool in_memory = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") return usage(0);
-    if (arg == "--config" && i + 1 < argc) {
+    if (arg == "--in-memory") {
+      in_memory = true;
+    } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else {
       std::fprintf(stderr, "kv-node: unknown argument '%s'\n", arg.c_str());
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
       return usage(2);
     }
     node::apply_env_overrides(config, [](const char* name) { return std::getenv(name); });
+    if (in_memory) config.storage_engine = node::StorageEngine::memory;
     node::init_logging(config.log_filter);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kv-node: %s\n", e.what());

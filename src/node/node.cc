@@ -1,9 +1,13 @@
 #include "node/node.h"
 
+#include <boost/asio/post.hpp>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "common/client_id.h"
 #include "node/logging.h"
+#include "storage/memory_storage.h"
+#include "storage/rocks_storage.h"
 
 namespace pbft::node {
 namespace {
@@ -27,15 +31,41 @@ transport::PeerNetworkOptions network_options(const NodeConfig& c) {
   return o;
 }
 
+std::unique_ptr<storage::Storage> open_storage(const NodeConfig& c) {
+  if (c.storage_engine == StorageEngine::memory) return std::make_unique<storage::MemoryStorage>();
+  return storage::RocksStorage::open(c.data_dir);
+}
+
 }  // namespace
 
 Node::Node(boost::asio::io_context& io, NodeConfig config)
     : io_(io),
       config_(std::move(config)),
       crypto_(make_keyring(config_)),
-      replica_(config_.protocol, config_.self, crypto_, kv_),
       tick_timer_(io),
       ids_(std::random_device{}()) {
+  auto log = logger("node");
+  storage_ = open_storage(config_);
+  replica_store_ = std::make_unique<storage::ReplicaStore>(*storage_);
+  std::optional<core::DurableState> durable = replica_store_->load();
+  kv_ = std::make_unique<kv::KvStore>(*storage_);
+  if (durable) {
+    log->info("recovered from {}: view {}, last executed {}, stable checkpoint {}", config_.data_dir,
+              durable->view, durable->last_executed, durable->stable_seq);
+    logged_view_ = durable->view;
+    logged_stable_ = durable->stable_seq;
+  } else if (config_.storage_engine == StorageEngine::rocksdb) {
+    log->info("new replica: empty data folder {}", config_.data_dir);
+  } else {
+    log->warn("storage engine 'memory': nothing this replica writes survives a restart");
+  }
+  replica_ = std::make_unique<core::Replica>(config_.protocol, config_.self, crypto_, *kv_,
+                                             durable.value_or(core::DurableState{}));
+  kv::FetchOptions fetch;
+  fetch.self = config_.self;
+  fetch.replica_count = config_.protocol.replica_count;
+  fetch.timeout_ticks = std::max<uint64_t>(1, 2000 / std::max<uint32_t>(1, config_.tick_ms));
+  fetcher_ = std::make_unique<kv::StateFetcher>(*kv_, crypto_, fetch);
   network_ = std::make_unique<transport::PeerNetwork>(
       io, network_options(config_), crypto_,
       [this](ReplicaId from, wire::Message m) { on_peer_message(from, std::move(m)); });
@@ -83,9 +113,14 @@ void Node::stop() {
 
 void Node::on_tick() {
   if (stopped_) return;
-  replica_.tick();
+  replica_->tick();
   run_output();
-  if (fetching_ && replica_.last_executed() >= fetching_->seq) fetching_.reset();
+  try {
+    fetcher_->tick();
+  } catch (const storage::StorageError& e) {
+    storage_failed(e);
+  }
+  drive_fetcher();
   tick_timer_.expires_after(std::chrono::milliseconds(config_.tick_ms));
   tick_timer_.async_wait([this](auto ec) {
     if (!ec) on_tick();
@@ -94,7 +129,7 @@ void Node::on_tick() {
 
 void Node::send_request(ReplicaId to, const wire::Request& request) {
   if (to == config_.self) {
-    replica_.receive_request(request);
+    replica_->receive_request(request);
     run_output();
   } else {
     network_->send(to, request);
@@ -109,85 +144,170 @@ void Node::on_peer_message(ReplicaId from, wire::Message message) {
   }
   if (auto* ask = std::get_if<wire::StateRequest>(&message)) {
     if (ask->replica != from) return;
-    wire::StateReply answer{ask->seq, config_.self, {}};
-    if (const core::OwnCheckpoint* cp = replica_.checkpoint_at(ask->seq)) answer.snapshot = cp->snapshot;
-    network_->send(from, answer);
+    try {
+      network_->send(from, kv::StateFetcher::serve(*ask, config_.self,
+                                                   replica_->checkpoint_at(ask->seq), *kv_));
+    } catch (const storage::StorageError& e) {
+      storage_failed(e);
+    }
     return;
   }
   if (auto* state = std::get_if<wire::StateReply>(&message)) {
-    if (!fetching_ || state->seq != fetching_->seq || state->replica != from) return;
-    if (state->snapshot.empty()) {
-      ask_for_state();  // that peer no longer has it: try the next
-      return;
+    if (state->replica != from) return;
+    try {
+      fetcher_->on_reply(from, *state);
+    } catch (const storage::StorageError& e) {
+      storage_failed(e);
     }
-    logger("node")->info("state transfer: {} bytes at seq {} from replica {}",
-                         state->snapshot.size(), state->seq, from);
-    replica_.state_transferred(state->seq, state->snapshot);
-    run_output();
+    drive_fetcher();
     return;
   }
-  replica_.receive(from, message);
+  replica_->receive(from, message);
   run_output();
 }
 
 // Runs the core's output in the prescribed order: (executed batches are
-// already applied) persist, then sends and replies, then state fetches.
+// already applied) persist, then sends and replies, then state fetches, then
+// resume execution past a checkpoint. A storage failure stops the process:
+// a replica never goes on from a state it could not write.
 void Node::run_output() {
   if (in_output_) return;  // the outer call picks up what this step produced
   in_output_ = true;
-  for (;;) {
-    core::Output out = replica_.take_output();
-    if (out.empty()) break;
-    // out.persist: the replica's state lives in memory for now; durable
-    // storage (RocksDB) writes it here before anything below leaves.
-    for (core::Send& s : out.sends) {
-      if (s.to) network_->send(*s.to, s.message);
-      else network_->broadcast(s.message);
-    }
-    for (core::ClientReply& r : out.replies) {
-      std::optional<ReplicaId> owner = gateway_of(r.client);
-      if (!owner) continue;  // clients outside the cluster arrive with the client library
-      if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);
-      else if (*owner < config_.protocol.replica_count) network_->send(*owner, r.reply);
-    }
-    if (out.fetch_state) on_fetch_state(*out.fetch_state);
+  try {
+    run_output_steps();
+  } catch (const storage::StorageError& e) {
+    storage_failed(e);
   }
   in_output_ = false;
   log_transitions();
 }
 
-void Node::on_fetch_state(const core::FetchState& fetch) {
-  if (!fetching_ || fetching_->seq != fetch.seq) {
-    logger("node")->warn("behind the cluster: fetching the state at stable checkpoint {} (digest {})",
-                         fetch.seq, short_hex(fetch.digest));
+void Node::run_output_steps() {
+  for (;;) {
+    core::Output out = replica_->take_output();
+    if (out.empty()) break;
+    if (out.persist || out.resume) persist_state();
+    for (core::Send& s : out.sends) deliver(std::move(s));
+    for (core::ClientReply& r : out.replies) deliver(std::move(r));
+    if (out.fetch_state) on_fetch_state(*out.fetch_state);
+    if (out.resume) replica_->resume();
   }
-  fetching_ = fetch;
-  ask_for_state();
 }
 
-void Node::ask_for_state() {
-  if (!fetching_ || config_.protocol.replica_count < 2) return;
-  fetch_peer_ = (fetch_peer_ + 1) % config_.protocol.replica_count;
-  if (fetch_peer_ == config_.self) fetch_peer_ = (fetch_peer_ + 1) % config_.protocol.replica_count;
-  network_->send(fetch_peer_, wire::StateRequest{fetching_->seq, config_.self});
+// One atomic write: the state machine's changes and the protocol state that
+// says how far it got. With sync = batch the fsync comes later, before the
+// held messages leave (flush_after_sync).
+void Node::persist_state() {
+  storage::WriteBatch batch;
+  kv_->take_writes(batch);
+  replica_store_->stage(replica_->durable(), batch);
+  storage_->write(batch, config_.sync == SyncMode::always);
+  kv_->written();
+  if (config_.sync == SyncMode::batch && !flush_posted_) {
+    flush_posted_ = true;
+    boost::asio::post(io_, [this] { flush_after_sync(); });
+  }
+}
+
+void Node::deliver(core::Send s) {
+  if (flush_posted_) {
+    held_sends_.push_back(std::move(s));
+    return;
+  }
+  if (s.to) network_->send(*s.to, s.message);
+  else network_->broadcast(s.message);
+}
+
+void Node::deliver(core::ClientReply r) {
+  if (flush_posted_) {
+    held_replies_.push_back(std::move(r));
+    return;
+  }
+  std::optional<ReplicaId> owner = gateway_of(r.client);
+  if (!owner) return;  // clients outside the cluster arrive with the client library
+  if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);
+  else if (*owner < config_.protocol.replica_count) network_->send(*owner, r.reply);
+}
+
+// Group commit: every write made since the flush was posted shares this
+// fsync; then the messages that depend on them leave.
+void Node::flush_after_sync() {
+  if (stopped_) return;
+  try {
+    storage_->sync();
+  } catch (const storage::StorageError& e) {
+    storage_failed(e);
+  }
+  flush_posted_ = false;
+  std::vector<core::Send> sends = std::move(held_sends_);
+  std::vector<core::ClientReply> replies = std::move(held_replies_);
+  held_sends_.clear();
+  held_replies_.clear();
+  for (core::Send& s : sends) deliver(std::move(s));
+  for (core::ClientReply& r : replies) deliver(std::move(r));
+}
+
+void Node::storage_failed(const std::exception& e) {
+  auto log = logger("node");
+  log->critical("storage failure, stopping this replica so it never runs on a state it could not "
+                "write: {}",
+                e.what());
+  log->flush();
+  std::_Exit(74);  // EX_IOERR
+}
+
+void Node::on_fetch_state(const core::FetchState& fetch) {
+  if (!fetch_logged_seq_ || *fetch_logged_seq_ != fetch.seq) {
+    logger("node")->warn("behind the cluster: fetching the state at stable checkpoint {} (digest {})",
+                         fetch.seq, short_hex(fetch.digest));
+    fetch_logged_seq_ = fetch.seq;
+    fetch_started_ = fetch_logged_at_ = std::chrono::steady_clock::now();
+  }
+  fetcher_->start(fetch.seq, fetch.digest);
+  drive_fetcher();
+}
+
+// Sends the fetcher's requests; hands a completely fetched state to the core.
+void Node::drive_fetcher() {
+  for (auto& [to, request] : fetcher_->take_requests()) network_->send(to, request);
+  if (auto ready = fetcher_->take_ready()) {
+    log_fetch_progress(true);
+    replica_->state_transferred(ready->first, ready->second);
+    run_output();
+  } else if (fetcher_->active()) {
+    log_fetch_progress(false);
+  }
+}
+
+void Node::log_fetch_progress(bool done) {
+  auto now = std::chrono::steady_clock::now();
+  if (!done && now - fetch_logged_at_ < std::chrono::seconds(1)) return;
+  fetch_logged_at_ = now;
+  kv::StateFetcher::Progress p = fetcher_->progress();
+  double seconds = std::chrono::duration<double>(now - fetch_started_).count();
+  double mb = static_cast<double>(p.bytes) / 1e6;
+  logger("node")->info("state transfer{} at seq {}: {:.1f} MB in {} chunks, buckets {}/{}, {:.1f} MB/s{}",
+                       done ? " complete" : "", p.seq, mb, p.chunks, p.buckets_done, p.buckets_total,
+                       seconds > 0 ? mb / seconds : 0.0,
+                       p.bad_replies > 0 ? fmt::format(", {} bad replies", p.bad_replies) : "");
 }
 
 void Node::log_transitions() {
   auto log = logger("node");
-  if (replica_.view() != logged_view_ || replica_.view_active() != logged_active_) {
-    if (!replica_.view_active()) {
-      log->warn("view change: moving to view {} (primary would be replica {})", replica_.view(),
-                replica_.primary_of(replica_.view()));
+  if (replica_->view() != logged_view_ || replica_->view_active() != logged_active_) {
+    if (!replica_->view_active()) {
+      log->warn("view change: moving to view {} (primary would be replica {})", replica_->view(),
+                replica_->primary_of(replica_->view()));
     } else {
-      log->info("view {} started: primary is replica {}", replica_.view(),
-                replica_.primary_of(replica_.view()));
+      log->info("view {} started: primary is replica {}", replica_->view(),
+                replica_->primary_of(replica_->view()));
     }
-    logged_view_ = replica_.view();
-    logged_active_ = replica_.view_active();
+    logged_view_ = replica_->view();
+    logged_active_ = replica_->view_active();
   }
-  if (replica_.stable_seq() != logged_stable_) {
-    log->debug("stable checkpoint at seq {}", replica_.stable_seq());
-    logged_stable_ = replica_.stable_seq();
+  if (replica_->stable_seq() != logged_stable_) {
+    log->debug("stable checkpoint at seq {}", replica_->stable_seq());
+    logged_stable_ = replica_->stable_seq();
   }
 }
 
@@ -264,29 +384,40 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
   });
 }
 
-std::optional<std::string> Node::get_local(const std::string& key) { return kv_.get(key); }
+std::optional<std::string> Node::get_local(const std::string& key) { return kv_->get(key); }
 
 std::string Node::state_json() {
   using json = nlohmann::ordered_json;  // the seed's fields first, in its order
-  const core::DurableState& d = replica_.durable();
+  const core::DurableState& d = replica_->durable();
   json j;
-  if (!replica_.view_active()) j["replica_state"] = "ViewChange";
-  else if (replica_.is_primary()) j["replica_state"] = {{"Leader", {{"sequence", d.last_proposed}}}};
+  if (!replica_->view_active()) j["replica_state"] = "ViewChange";
+  else if (replica_->is_primary()) j["replica_state"] = {{"Leader", {{"sequence", d.last_proposed}}}};
   else j["replica_state"] = "Replica";
-  j["view"] = replica_.view();
-  j["last_applied"] = replica_.last_executed();
+  j["view"] = replica_->view();
+  j["last_applied"] = replica_->last_executed();
   j["last_stable_checkpoint_sequence"] =
-      replica_.stable_seq() == 0 ? json(nullptr) : json(replica_.stable_seq());
+      replica_->stable_seq() == 0 ? json(nullptr) : json(replica_->stable_seq());
   core::Quorum q = config_.protocol.quorum();
   j["replica_id"] = config_.self;
-  j["primary"] = replica_.primary_of(replica_.view());
+  j["primary"] = replica_->primary_of(replica_->view());
   j["replica_count"] = q.n;
   j["f"] = q.f;
   j["quorum"] = q.q;
   j["connected_peers"] = network_->connected_peers();
   j["requests_in_flight"] = gateway_->in_flight();
-  j["state_transfer"] = fetching_ ? json{{"seq", fetching_->seq}} : json(nullptr);
-  const core::RejectCounts& r = replica_.rejected();
+  if (fetcher_->active()) {
+    kv::StateFetcher::Progress p = fetcher_->progress();
+    j["state_transfer"] = {{"seq", p.seq},
+                           {"bytes", p.bytes},
+                           {"chunks", p.chunks},
+                           {"buckets_done", p.buckets_done},
+                           {"buckets_total", p.buckets_total},
+                           {"bad_replies", p.bad_replies}};
+  } else {
+    j["state_transfer"] = nullptr;
+  }
+  j["storage"] = {{"engine", to_string(config_.storage_engine)}, {"sync", to_string(config_.sync)}};
+  const core::RejectCounts& r = replica_->rejected();
   j["rejected"] = {{"bad_signature", r.bad_signature},     {"wrong_sender", r.wrong_sender},
                    {"wrong_view", r.wrong_view},           {"out_of_window", r.out_of_window},
                    {"malformed", r.malformed},             {"conflicting", r.conflicting},

@@ -1,7 +1,9 @@
-// The kv-node daemon's composition root: one replica of the protocol core,
-// its key-value state machine, the replica transport, the HTTP API with its
-// gateway client, and the tick timer, all on one io_context thread. The node
-// runs the core's output in the order output.h prescribes.
+// The kv-node daemon's composition root: storage (RocksDB or memory), one
+// replica of the protocol core, its key-value state machine, state transfer,
+// the replica transport, the HTTP API with its gateway client, and the tick
+// timer, all on one io_context thread. The node runs the core's output in
+// the order output.h prescribes: what a message promises is written to
+// storage before the message leaves.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -16,8 +18,11 @@
 #include "http/api.h"
 #include "http/server.h"
 #include "kv/kv_store.h"
+#include "kv/state_fetcher.h"
 #include "node/config.h"
 #include "node/gateway.h"
+#include "storage/replica_store.h"
+#include "storage/storage.h"
 #include "transport/peer_network.h"
 
 namespace pbft::node {
@@ -47,8 +52,15 @@ class Node final : public http::KvBackend {
   void on_peer_message(ReplicaId from, wire::Message message);
   void send_request(ReplicaId to, const wire::Request& request);
   void run_output();
+  void run_output_steps();
+  void persist_state();
+  void deliver(core::Send send);
+  void deliver(core::ClientReply reply);
+  void flush_after_sync();
+  [[noreturn]] void storage_failed(const std::exception& e);
   void on_fetch_state(const core::FetchState& fetch);
-  void ask_for_state();
+  void drive_fetcher();
+  void log_fetch_progress(bool done);
   void submit(kv::Operation op, std::string request_id, http::KvDone done);
   std::optional<http::ApiError> unavailable() const;
   std::string new_request_id();
@@ -57,8 +69,11 @@ class Node final : public http::KvBackend {
   boost::asio::io_context& io_;
   NodeConfig config_;
   crypto::SodiumCrypto crypto_;
-  kv::KvStore kv_;
-  core::Replica replica_;
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<storage::ReplicaStore> replica_store_;
+  std::unique_ptr<kv::KvStore> kv_;
+  std::unique_ptr<core::Replica> replica_;
+  std::unique_ptr<kv::StateFetcher> fetcher_;
   std::unique_ptr<transport::PeerNetwork> network_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<http::Server> http_;
@@ -66,9 +81,15 @@ class Node final : public http::KvBackend {
   bool stopped_ = false;
   bool in_output_ = false;
 
-  // State transfer: what to fetch, and which peer to ask next.
-  std::optional<core::FetchState> fetching_;
-  ReplicaId fetch_peer_ = 0;
+  // sync = batch: messages wait here for the one fsync that covers them.
+  std::vector<core::Send> held_sends_;
+  std::vector<core::ClientReply> held_replies_;
+  bool flush_posted_ = false;
+
+  // State transfer progress, for the log.
+  std::optional<Seq> fetch_logged_seq_;
+  std::chrono::steady_clock::time_point fetch_started_;
+  std::chrono::steady_clock::time_point fetch_logged_at_;
 
   // What the log last said, to report changes once.
   View logged_view_ = 0;
