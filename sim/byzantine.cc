@@ -377,28 +377,32 @@ void Byzantine::transform_replies(std::vector<core::ClientReply>& replies) const
   }
 }
 
-std::optional<Bytes> Byzantine::serve_state(const core::Replica& r, Seq seq) {
-  if (has(ByzMode::silent)) return std::nullopt;
-  const core::OwnCheckpoint* c = r.checkpoint_at(seq);
-  if (c == nullptr) return std::nullopt;
-  Bytes b = c->snapshot;
-  if (!has(ByzMode::bad_state)) return b;
+bool Byzantine::transform_state_reply(const core::Replica& r, wire::StateReply& reply) {
+  if (has(ByzMode::silent)) return false;
+  if (!has(ByzMode::bad_state) || !reply.available) return true;
   ++tampered_;
-  uint64_t choice = rng_.below(3);
-  if (choice == 2) {
+  Bytes& b = reply.payload;
+  uint64_t choice = rng_.below(4);
+  if (choice == 3 && reply.part == wire::StatePart::manifest) {
+    // Another checkpoint's genuine snapshot: well-formed, signed by nobody.
     for (const auto& [other_seq, other] : r.durable().checkpoints) {
-      if (other_seq != seq && other.snapshot != b) return other.snapshot;
+      if (other_seq != reply.seq && other.snapshot != b) {
+        b = other.snapshot;
+        return true;
+      }
     }
-    choice = 0;
   }
-  if (choice == 1 && b.size() > 1) {
+  if (choice == 2) {
+    reply.available = false;  // claims not to have it
+    b.clear();
+  } else if (choice == 1 && b.size() > 1) {
     b.resize(b.size() / 2);
   } else if (!b.empty()) {
     b[rng_.below(b.size())] ^= static_cast<uint8_t>(1 + rng_.below(255));
   } else {
     b.push_back(0x5a);
   }
-  return b;
+  return true;
 }
 
 }  // namespace pbft::sim

@@ -29,7 +29,7 @@ enum class ByzMode : uint8_t {
   impersonate,         // claims to be another replica (envelope or signed field)
   flood_future,        // view changes and pre-prepares for views far ahead
   lie_to_clients,      // wrong results in replies (the same lie on every liar)
-  bad_state,           // corrupt snapshots in state transfer
+  bad_state,           // corrupt manifests and chunks in state transfer
 };
 inline constexpr ByzMode all_byz_modes[] = {
     ByzMode::silent,      ByzMode::equivocate,   ByzMode::wrong_digest,
@@ -77,8 +77,9 @@ class Byzantine {
   std::vector<Outgoing> on_tick(const core::Replica& r);
   // Rewrites the replies to clients.
   void transform_replies(std::vector<core::ClientReply>& replies) const;
-  // What it serves when a peer fetches the state at `seq` (nullopt: nothing).
-  std::optional<Bytes> serve_state(const core::Replica& r, Seq seq);
+  // Rewrites its answer to a peer's state-transfer request (the honest
+  // answer comes in). False: it does not answer at all.
+  bool transform_state_reply(const core::Replica& r, wire::StateReply& reply);
 
   // What it has seen, for replays and made-up batches.
   void on_received(const wire::Message& m);

@@ -14,6 +14,10 @@
 #include "crypto/fake_crypto.h"
 #include "kv/kv_store.h"
 #include "kv/operation.h"
+#include "kv/state_fetcher.h"
+#include "storage/faulty_storage.h"
+#include "storage/memory_storage.h"
+#include "storage/replica_store.h"
 #include "sim/byzantine.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
@@ -84,12 +88,6 @@ struct ClientTimerEv {
   uint32_t client;
   uint64_t timestamp;
 };
-struct StateEv {
-  ReplicaId to;
-  ReplicaId from;
-  Seq seq;
-  Bytes snapshot;
-};
 struct CrashEv {
   ReplicaId replica;
   bool wipe;
@@ -104,7 +102,7 @@ struct PartitionEv {
 struct HealEv {};
 struct DeadlineEv {};
 
-using Event = std::variant<TickEv, MessageEv, RequestEv, ReplyEv, ClientNextEv, ClientTimerEv, StateEv,
+using Event = std::variant<TickEv, MessageEv, RequestEv, ReplyEv, ClientNextEv, ClientTimerEv,
                            CrashEv, RestartEv, PartitionEv, HealEv, DeadlineEv>;
 
 constexpr ClientId first_client_id = 1000;
@@ -180,19 +178,49 @@ std::string operation_summary(const Bytes& op) {
   return "?";
 }
 
+// One replica's machine: its disk (memory behind a fault-injecting
+// wrapper), and while it runs, the process: protocol store, KV store,
+// replica and state fetcher, all opened from that disk.
 struct Host {
-  Host(ReplicaId i, uint64_t secret) : id(i), crypto(secret, crypto::Principal::replica(i)) {}
+  Host(ReplicaId i, uint64_t secret) : id(i), crypto(secret, crypto::Principal::replica(i)) {
+    wipe_disk();
+  }
+  void wipe_disk() {
+    disk = std::make_unique<storage::MemoryStorage>();
+    storage = std::make_unique<storage::FaultyStorage>(*disk);
+  }
+  // Starts the process from what the disk holds.
+  void open(const core::Config& config) {
+    store = std::make_unique<storage::ReplicaStore>(*storage);
+    std::optional<core::DurableState> durable = store->load();
+    kv = std::make_unique<kv::KvStore>(*storage);
+    replica = std::make_unique<core::Replica>(config, id, crypto, *kv,
+                                              durable.value_or(core::DurableState{}));
+    kv::FetchOptions o;
+    o.self = id;
+    o.replica_count = config.replica_count;
+    o.chunk_bytes = 4096;  // small chunks: a transfer takes several, even of a small state
+    o.timeout_ticks = 20;
+    fetcher = std::make_unique<kv::StateFetcher>(*kv, crypto, o);
+  }
+  // Kills the process; the disk keeps what was synced and the first `keep`
+  // unsynced writes.
+  void crash(size_t keep) {
+    fetcher.reset();
+    replica.reset();
+    kv.reset();
+    store.reset();
+    storage->crash(keep);
+  }
   ReplicaId id;
   crypto::FakeCrypto crypto;
-  kv::KvStore kv;
+  std::unique_ptr<storage::MemoryStorage> disk;
+  std::unique_ptr<storage::FaultyStorage> storage;
+  std::unique_ptr<storage::ReplicaStore> store;
+  std::unique_ptr<kv::KvStore> kv;
   std::unique_ptr<core::Replica> replica;  // null while crashed
-  core::DurableState saved;                // what a crash leaves behind
+  std::unique_ptr<kv::StateFetcher> fetcher;
   std::unique_ptr<Byzantine> byz;
-  // Replicas that will crash keep a copy of what they last persisted: a
-  // crash loses every change the core did not ask to persist.
-  Time persist_tracked_until = 0;  // the replica's last planned crash
-  core::DurableState persisted;
-  Bytes persisted_kv;
 };
 
 struct ClientSlot {
@@ -220,7 +248,6 @@ class Simulation {
   void on(const ReplyEv& e);
   void on(const ClientNextEv& e);
   void on(const ClientTimerEv& e);
-  void on(const StateEv& e);
   void on(const CrashEv& e);
   void on(const RestartEv& e);
   void on(const PartitionEv& e);
@@ -230,12 +257,13 @@ class Simulation {
   template <typename F>
   void step(Host& h, F&& f);
   void after_step(Host& h);
-  void remember_persisted(Host& h);
+  void persist(Host& h);
+  void drive_fetcher(Host& h);
+  void on_state_request(Host& h, ReplicaId from, const wire::StateRequest& request);
   void restart(Host& h);
   void send_outgoing(Host& h, std::vector<Outgoing> outgoing);
   void register_batches(Host& h, const wire::Message& m);
   void send_reply(Host& h, const core::ClientReply& r);
-  void fetch_state(Host& h, const core::FetchState& f);
   // To one replica, or to every replica.
   void send_request(const wire::Request& r, std::optional<ReplicaId> to);
   void complete(uint32_t client);
@@ -303,16 +331,9 @@ void Simulation::violation(std::string checker, std::string details) {
 RunResult Simulation::run() {
   if (tracing()) *trace_ << plan_.describe();
 
-  for (const CrashPlan& c : plan_.crashes) {
-    Host& h = *hosts_[c.replica];
-    h.persist_tracked_until = std::max(h.persist_tracked_until, c.crash_at);
-  }
   for (auto& h : hosts_) {
     Host& host = *h;
-    step(host, [&] {
-      host.replica = std::make_unique<core::Replica>(plan_.config, host.id, host.crypto, host.kv);
-      remember_persisted(host);
-    });
+    step(host, [&] { host.open(plan_.config); });
     queue_.push(rng_.range(1, tick_us), TickEv{host.id});
   }
   for (uint32_t c = 0; c < clients_.size(); ++c)
@@ -350,7 +371,7 @@ RunResult Simulation::run() {
     for (const auto& h : hosts_) {
       if (h->byz || !h->replica) continue;
       Bytes state = h->replica->durable().clients.encode();
-      Bytes app = h->kv.snapshot();
+      Bytes app = h->kv->checkpoint(h->replica->last_executed());
       state.insert(state.end(), app.begin(), app.end());
       checkers_.final_state(h->id, h->replica->last_executed(), state, now_);
     }
@@ -416,52 +437,92 @@ void Simulation::step(Host& h, F&& f) {
 }
 
 void Simulation::after_step(Host& h) {
-  core::Output out = h.replica->take_output();
-  // A tick that asks for nothing is not worth a line of trace.
-  const bool quiet = ticking_ && out.empty();
-  if (tracing() && ticking_ && !quiet) trace("r" + std::to_string(h.id) + " tick");
-  for (const core::Executed& e : out.executed) {
-    if (!h.byz) checkers_.executed(h.id, e, now_);
-    hash(e.seq);
-    if (tracing()) {
-      std::string reqs;
-      for (const core::ExecutedRequest& r : e.requests)
-        reqs += " " + request_name(r.client, r.timestamp) + "->" + result_summary(r.result);
-      trace("r" + std::to_string(h.id) + " executes s" + std::to_string(e.seq) + " v" +
-            std::to_string(e.view) + " d=" + short_hex(e.digest) + reqs);
-    }
-  }
-  // Output::persist: what the core has asked to persist is what a crash
-  // leaves (only tracked for replicas that will crash; the others never
-  // need it).
-  if (out.persist && now_ <= h.persist_tracked_until) remember_persisted(h);
-  std::vector<Outgoing> outgoing;
-  if (h.byz) {
-    outgoing = h.byz->transform(*h.replica, std::move(out.sends));
-  } else {
-    outgoing.reserve(out.sends.size());
-    for (core::Send& s : out.sends) {
-      Outgoing o{{}, h.id, std::move(s.message)};
-      if (s.to) {
-        o.to.push_back(*s.to);
-      } else {
-        for (ReplicaId r = 0; r < hosts_.size(); ++r)
-          if (r != h.id) o.to.push_back(r);
+  // A step may need several rounds: the core stops at a checkpoint until
+  // its state is persisted (Output::resume), and a fetched state goes in
+  // as soon as it is complete.
+  for (bool first = true;; first = false) {
+    core::Output out = h.replica->take_output();
+    if (!first && out.empty()) return;
+    // A tick that asks for nothing is not worth a line of trace.
+    const bool quiet = ticking_ && out.empty();
+    if (tracing() && first && ticking_ && !quiet) trace("r" + std::to_string(h.id) + " tick");
+    for (const core::Executed& e : out.executed) {
+      if (!h.byz) checkers_.executed(h.id, e, now_);
+      hash(e.seq);
+      if (tracing()) {
+        std::string reqs;
+        for (const core::ExecutedRequest& r : e.requests)
+          reqs += " " + request_name(r.client, r.timestamp) + "->" + result_summary(r.result);
+        trace("r" + std::to_string(h.id) + " executes s" + std::to_string(e.seq) + " v" +
+              std::to_string(e.view) + " d=" + short_hex(e.digest) + reqs);
       }
-      outgoing.push_back(std::move(o));
     }
+    // Output::persist: written (and synced) before anything leaves; a crash
+    // loses only what was not.
+    if (out.persist || out.resume) persist(h);
+    std::vector<Outgoing> outgoing;
+    if (h.byz) {
+      outgoing = h.byz->transform(*h.replica, std::move(out.sends));
+    } else {
+      outgoing.reserve(out.sends.size());
+      for (core::Send& s : out.sends) {
+        Outgoing o{{}, h.id, std::move(s.message)};
+        if (s.to) {
+          o.to.push_back(*s.to);
+        } else {
+          for (ReplicaId r = 0; r < hosts_.size(); ++r)
+            if (r != h.id) o.to.push_back(r);
+        }
+        outgoing.push_back(std::move(o));
+      }
+    }
+    send_outgoing(h, std::move(outgoing));
+    if (h.byz) h.byz->transform_replies(out.replies);
+    for (const core::ClientReply& r : out.replies) send_reply(h, r);
+    if (out.fetch_state) {
+      if (tracing())
+        trace("r" + std::to_string(h.id) + " fetches the state at s" +
+              std::to_string(out.fetch_state->seq) + " d=" + short_hex(out.fetch_state->digest));
+      h.fetcher->start(out.fetch_state->seq, out.fetch_state->digest);
+    }
+    drive_fetcher(h);
+    if (out.resume) h.replica->resume();
+    if (!h.byz) stats_.max_view = std::max(stats_.max_view, h.replica->view());
+    if (tracing() && !quiet) trace("    = " + h.replica->describe());
   }
-  send_outgoing(h, std::move(outgoing));
-  if (h.byz) h.byz->transform_replies(out.replies);
-  for (const core::ClientReply& r : out.replies) send_reply(h, r);
-  if (out.fetch_state) fetch_state(h, *out.fetch_state);
-  if (!h.byz) stats_.max_view = std::max(stats_.max_view, h.replica->view());
-  if (tracing() && !quiet) trace("    = " + h.replica->describe());
 }
 
-void Simulation::remember_persisted(Host& h) {
-  h.persisted = h.replica->durable();
-  h.persisted_kv = h.kv.snapshot();
+void Simulation::persist(Host& h) {
+  storage::WriteBatch batch;
+  h.kv->take_writes(batch);
+  h.store->stage(h.replica->durable(), batch);
+  h.storage->write(batch, true);
+  h.kv->written();
+}
+
+// Sends the fetcher's requests over the network; a complete state goes to
+// the core (its output is taken by the caller's after_step loop).
+void Simulation::drive_fetcher(Host& h) {
+  std::vector<Outgoing> asks;
+  for (auto& [to, request] : h.fetcher->take_requests())
+    asks.push_back(Outgoing{{to}, h.id, std::move(request)});
+  if (!asks.empty()) send_outgoing(h, std::move(asks));
+  if (auto ready = h.fetcher->take_ready()) {
+    ++stats_.state_transfers;
+    if (tracing())
+      trace("r" + std::to_string(h.id) + " has fetched the state at s" + std::to_string(ready->first));
+    h.replica->state_transferred(ready->first, ready->second);
+  }
+}
+
+void Simulation::on_state_request(Host& h, ReplicaId from, const wire::StateRequest& request) {
+  if (request.replica != from) return;
+  wire::StateReply reply =
+      kv::StateFetcher::serve(request, h.id, h.replica->checkpoint_at(request.seq), *h.kv);
+  if (h.byz && !h.byz->transform_state_reply(*h.replica, reply)) return;
+  std::vector<Outgoing> answer;
+  answer.push_back(Outgoing{{from}, h.id, std::move(reply)});
+  send_outgoing(h, std::move(answer));
 }
 
 void Simulation::register_batches(Host& h, const wire::Message& m) {
@@ -514,34 +575,6 @@ void Simulation::send_reply(Host& h, const core::ClientReply& r) {
   for (uint32_t i = 0; i < d.count; ++i) queue_.push(d.at[i], ReplyEv{index, h.id, frame});
 }
 
-void Simulation::fetch_state(Host& h, const core::FetchState& f) {
-  const uint32_t n = static_cast<uint32_t>(hosts_.size());
-  if (n < 2) return;
-  auto j = static_cast<ReplicaId>(rng_.below(n - 1));
-  if (j >= h.id) ++j;
-  Host& peer = *hosts_[j];
-  std::string what = "r" + std::to_string(h.id) + " fetches state s" + std::to_string(f.seq) +
-                     " d=" + short_hex(f.digest) + " from r" + std::to_string(j);
-  std::optional<Bytes> bytes;
-  if (peer.replica) {
-    if (peer.byz) {
-      bytes = peer.byz->serve_state(*peer.replica, f.seq);
-    } else if (const core::OwnCheckpoint* c = peer.replica->checkpoint_at(f.seq)) {
-      bytes = c->snapshot;
-    }
-  }
-  // The request and the answer both cross the network.
-  Deliveries ask = network_.between_replicas(h.id, j, now_);
-  Deliveries answer = network_.between_replicas(j, h.id, now_);
-  if (!bytes || ask.count == 0 || answer.count == 0) {
-    if (tracing()) trace(what + ": no answer");
-    return;
-  }
-  Time at = ask.at[0] + (answer.at[0] - now_);
-  if (tracing()) trace(what + ": " + std::to_string(bytes->size()) + " bytes");
-  queue_.push(at, StateEv{h.id, j, f.seq, std::move(*bytes)});
-}
-
 void Simulation::send_request(const wire::Request& r, std::optional<ReplicaId> to) {
   auto frame = std::make_shared<Frame>(wire::encode_frame(plan_.cluster_id, r));
   for (ReplicaId i = 0; i < hosts_.size(); ++i) {
@@ -559,7 +592,10 @@ void Simulation::on(const TickEv& e) {
   Host& h = *hosts_[e.replica];
   if (!h.replica) return;
   ticking_ = true;
-  step(h, [&] { h.replica->tick(); });
+  step(h, [&] {
+    h.replica->tick();
+    h.fetcher->tick();
+  });
   ticking_ = false;
   if (h.byz && h.replica && !failed()) {
     std::vector<Outgoing> extra = h.byz->on_tick(*h.replica);
@@ -591,6 +627,15 @@ void Simulation::on(const MessageEv& e) {
     trace("r" + std::to_string(e.envelope_from) + " -> r" + std::to_string(e.to) + " " +
           message_summary(*m.value));
   if (h.byz) h.byz->on_received(*m.value);
+  if (const auto* ask = std::get_if<wire::StateRequest>(&*m.value)) {
+    on_state_request(h, e.envelope_from, *ask);
+    return;
+  }
+  if (const auto* answer = std::get_if<wire::StateReply>(&*m.value)) {
+    if (answer->replica != e.envelope_from) return;
+    step(h, [&] { h.fetcher->on_reply(e.envelope_from, *answer); });
+    return;
+  }
   step(h, [&] { h.replica->receive(e.envelope_from, *m.value); });
 }
 
@@ -673,45 +718,30 @@ void Simulation::on(const ClientTimerEv& e) {
   queue_.push(now_ + plan_.client_retry, ClientTimerEv{e.client, e.timestamp});
 }
 
-void Simulation::on(const StateEv& e) {
-  hash(e.to);
-  hash(e.seq);
-  Host& h = *hosts_[e.to];
-  if (!h.replica) return;
-  ++stats_.state_transfers;
-  if (tracing())
-    trace("r" + std::to_string(e.to) + " receives state s" + std::to_string(e.seq) + " from r" +
-          std::to_string(e.from));
-  step(h, [&] { h.replica->state_transferred(e.seq, ByteView(e.snapshot)); });
-}
-
 void Simulation::on(const CrashEv& e) {
   hash(e.replica);
   Host& h = *hosts_[e.replica];
   if (!h.replica) return;
+  // The machine goes down: synced writes stay, and of the unsynced ones a
+  // prefix (as a write-ahead log recovers).
+  size_t unsynced = h.storage->unsynced_batches();
+  size_t keep = static_cast<size_t>(rng_.below(unsynced + 1));
+  h.crash(keep);
   if (e.wipe) {
-    h.saved = core::DurableState{};
-    h.kv = kv::KvStore{};
+    h.wipe_disk();
     checkers_.wiped(h.id);
-  } else if (now_ <= h.persist_tracked_until) {
-    // Back to the last persisted state: unsynced changes are lost.
-    h.saved = std::move(h.persisted);
-    PBFT_ASSERT(h.kv.restore(h.persisted_kv), "a persisted KV snapshot restores");
-  } else {
-    h.saved = h.replica->durable();
   }
-  h.replica.reset();
-  if (tracing()) trace("r" + std::to_string(e.replica) + (e.wipe ? " CRASHES and loses its disk" : " CRASHES"));
+  if (tracing())
+    trace("r" + std::to_string(e.replica) +
+          (e.wipe ? " CRASHES and loses its disk"
+                  : " CRASHES (keeps " + std::to_string(keep) + " of " + std::to_string(unsynced) +
+                        " unsynced writes)"));
 }
 
 void Simulation::restart(Host& h) {
   if (h.replica) return;
   if (tracing()) trace("r" + std::to_string(h.id) + " RESTARTS");
-  step(h, [&] {
-    h.replica = std::make_unique<core::Replica>(plan_.config, h.id, h.crypto, h.kv, std::move(h.saved));
-    h.saved = core::DurableState{};
-    if (now_ <= h.persist_tracked_until) remember_persisted(h);
-  });
+  step(h, [&] { h.open(plan_.config); });
 }
 
 void Simulation::on(const RestartEv& e) {
