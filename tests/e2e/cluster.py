@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,11 +51,13 @@ class Response:
 
 
 class Cluster:
-    def __init__(self, log_filter="info"):
+    def __init__(self, log_filter="info", root=None):
+        """root: the folder to make the cluster's temp folder in (default: the system's)."""
         self.base = free_base_port()
-        self.dir = tempfile.TemporaryDirectory(prefix="pbft-e2e-")
+        self.dir = tempfile.TemporaryDirectory(prefix="pbft-e2e-", dir=root)
         self.procs = {}
         self.logs = {}
+        self.log_starts = {}  # replica -> offset in its log file where its latest run begins
         self.log_filter = log_filter
 
     # ---------------------------------------------------------------- processes
@@ -64,21 +67,33 @@ class Cluster:
         if wait:
             for i in replicas:
                 self.wait_healthy(i)
-            self.wait_for(lambda: all(self.state(i)["connected_peers"] >= 2 for i in replicas), 15,
+            # Each started replica connected to all the others it started with (a quorum
+            # is 4 of 5: a write fails with 503 until enough links are up).
+            peers = len(list(replicas)) - 1
+            self.wait_for(lambda: all(self.state(i)["connected_peers"] >= peers for i in replicas), 15,
                           "replicas to connect to each other")
         return self
 
-    def start_replica(self, i):
-        env = dict(os.environ)
-        env.update({
+    def data_dir(self, i):
+        return os.path.join(self.dir.name, "replica-%d" % i)
+
+    def start_replica(self, i, args=(), env=None):
+        """Starts replica i on its data folder (kept from an earlier run unless wiped).
+
+        args: extra kv-node arguments (e.g. ["--in-memory"]); env: extra environment."""
+        assert i not in self.procs, "replica %d is already running" % i
+        full_env = dict(os.environ)
+        full_env.update({
             "PBFT_DEV": str(i),
             "PBFT_DEV_BASE_PORT": str(self.base),
-            "PBFT_DATA_DIR": os.path.join(self.dir.name, "replica-%d" % i),
+            "PBFT_DATA_DIR": self.data_dir(i),
             "PBFT_LOG": self.log_filter,
         })
+        full_env.update(env or {})
         log = open(os.path.join(self.dir.name, "replica-%d.log" % i), "ab")
         self.logs[i] = log.name
-        self.procs[i] = subprocess.Popen([KV_NODE], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.log_starts[i] = log.tell()
+        self.procs[i] = subprocess.Popen([KV_NODE, *args], env=full_env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def kill(self, i, sig=signal.SIGKILL):
@@ -86,13 +101,43 @@ class Cluster:
         p.send_signal(sig)
         return p.wait(timeout=10)
 
+    def kill_all(self, sig=signal.SIGKILL):
+        """Sends sig to every running replica back to back (microseconds apart), then
+        reaps them. Returns {replica: exit status}."""
+        procs = list(self.procs.items())
+        self.procs.clear()
+        for _, p in procs:
+            p.send_signal(sig)
+        return {i: p.wait(timeout=10) for i, p in procs}
+
+    def wipe(self, i):
+        """Deletes replica i's data folder (the replica must be stopped)."""
+        assert i not in self.procs, "replica %d is running; stop it before wiping its folder" % i
+        shutil.rmtree(self.data_dir(i), ignore_errors=True)
+
+    def running(self, i):
+        return i in self.procs and self.procs[i].poll() is None
+
+    def exit_code(self, i):
+        """None while replica i runs, else its exit status (it stays in procs)."""
+        return self.procs[i].poll()
+
     def stop(self):
-        for i in list(self.procs):
-            p = self.procs.pop(i)
+        """SIGTERM to every replica; waits up to 5 s for them, then SIGKILLs the rest.
+        Returns {replica: exit status}."""
+        procs = list(self.procs.items())
+        self.procs.clear()
+        for _, p in procs:
             p.send_signal(signal.SIGTERM)
         deadline = time.time() + 5
-        for p in list(self.procs.values()):
-            p.wait(timeout=max(0.1, deadline - time.time()))
+        codes = {}
+        for i, p in procs:
+            try:
+                codes[i] = p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                codes[i] = p.wait()
+        return codes
 
     def close(self):
         for p in self.procs.values():
@@ -102,7 +147,14 @@ class Cluster:
         self.dir.cleanup()
 
     def log_text(self, i):
+        """Replica i's whole log, every run of it."""
         with open(self.logs[i], "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def run_log(self, i):
+        """Replica i's log since its latest start."""
+        with open(self.logs[i], "rb") as f:
+            f.seek(self.log_starts.get(i, 0))
             return f.read().decode("utf-8", "replace")
 
     def __enter__(self):
@@ -164,17 +216,26 @@ class Cluster:
                 return False
         self.wait_for(ok, timeout, "replica %d to answer /api/v1/health" % i)
 
-    def wait_for(self, cond, timeout, what):
+    def wait_for(self, cond, timeout, what, detail=None):
+        """Polls cond() every 0.1 s until it is true. On timeout, fails naming `what`, the
+        last error cond() raised and, if given, what detail() returns (the state seen)."""
         deadline = time.time() + timeout
         last_error = None
         while time.time() < deadline:
             try:
                 if cond():
                     return
-            except (OSError, KeyError, ValueError) as e:
+            except (OSError, KeyError, ValueError, TypeError, http.client.HTTPException) as e:
                 last_error = e
             time.sleep(0.1)
-        raise AssertionError("timed out after %ss waiting for %s (last error: %r)" % (timeout, what, last_error))
+        seen = ""
+        if detail is not None:
+            try:
+                seen = "; seen: %s" % detail()
+            except Exception as e:  # the detail is best effort
+                seen = "; seen: (%r)" % e
+        raise AssertionError("timed out after %ss waiting for %s (last error: %r)%s"
+                             % (timeout, what, last_error, seen))
 
     def put_with_retry(self, i, key, value, timeout=60):
         """A write that retries (same request-id) until the cluster commits it."""
@@ -189,4 +250,22 @@ class Cluster:
                 pass
             if time.time() > deadline:
                 raise AssertionError("write %s=%s never committed" % (key, value))
+            time.sleep(0.5)
+
+    def get_with_retry(self, i, key, timeout=60):
+        """A consensus read that retries (same request-id) until it gets an answer;
+        returns the value (None for an absent key)."""
+        rid = str(uuid.uuid4())
+        deadline = time.time() + timeout
+        last = None
+        while True:
+            try:
+                r = self.get(i, key, request_id=rid, timeout=15)
+                if r.status == 200:
+                    return r.json()["value"]
+                last = (r.status, r.body[:200])
+            except (OSError, http.client.HTTPException) as e:
+                last = e
+            if time.time() > deadline:
+                raise AssertionError("read of %s through replica %d never answered (last: %r)" % (key, i, last))
             time.sleep(0.5)
