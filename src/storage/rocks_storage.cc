@@ -1,5 +1,8 @@
 #include "storage/rocks_storage.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 #include <filesystem>
 #include <system_error>
 
@@ -30,8 +33,24 @@ std::optional<std::string> lock_holder(const rocksdb::Status& s) {
   return std::nullopt;
 }
 
+// RocksDB's own log goes to stderr (warnings and worse), not to a LOG file
+// in the data folder: on a full disk, writing that file after a failed
+// write trips an assertion inside RocksDB (seen with Debian's build) before
+// the error can reach us, and the replica must stop with a clear message.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    std::fprintf(stderr, "rocksdb: %s\n", line);
+  }
+};
+
 rocksdb::Options make_options() {
   rocksdb::Options options;
+  options.info_log = std::make_shared<StderrLogger>();
   options.create_if_missing = true;
   options.paranoid_checks = true;
   // A machine crash may tear the end of the log: recover every complete
@@ -44,7 +63,7 @@ rocksdb::Options make_options() {
   options.max_background_jobs = 2;
   options.write_buffer_size = 32u << 20;
   options.max_write_buffer_number = 2;
-  options.keep_log_file_num = 4;  // info LOG files, not the WAL
+
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64u << 20);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
