@@ -519,7 +519,12 @@ void Simulation::on_state_request(Host& h, ReplicaId from, const wire::StateRequ
   if (request.replica != from) return;
   wire::StateReply reply =
       kv::StateFetcher::serve(request, h.id, h.replica->checkpoint_at(request.seq), *h.kv);
-  if (h.byz && !h.byz->transform_state_reply(*h.replica, reply)) return;
+  if (h.byz) {
+    const wire::StateReply honest = reply;
+    const bool answers = h.byz->transform_state_reply(*h.replica, reply);
+    if (!answers || !(reply == honest)) ++stats_.state_replies_tampered;
+    if (!answers) return;
+  }
   std::vector<Outgoing> answer;
   answer.push_back(Outgoing{{from}, h.id, std::move(reply)});
   send_outgoing(h, std::move(answer));

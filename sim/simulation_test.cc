@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "sim/event_queue.h"
@@ -71,6 +72,30 @@ TEST(Simulation, RandomSeedsHaveNoViolations) {
     EXPECT_TRUE(r.violations.empty()) << violations_of(r);
     EXPECT_EQ(r.stats.ops_completed, r.stats.ops_invoked) << "seed " << seed;
   }
+}
+
+// A replica that lost its disk rebuilds itself by state transfer while a
+// Byzantine peer serves altered manifests and chunks: the transfer still
+// completes, from what the other peers serve, and nothing is violated.
+TEST(Simulation, WipedReplicaFetchesStateDespiteABadPeer) {
+  int runs = 0;
+  uint64_t transfers = 0, tampered = 0;
+  for (uint64_t seed = 1; seed < 5000 && runs < 3; ++seed) {
+    FaultPlan plan = make_fault_plan(seed, {});
+    bool wiped = std::any_of(plan.crashes.begin(), plan.crashes.end(), [](const CrashPlan& c) { return c.wipe; });
+    bool bad_peer = std::any_of(plan.byzantine.begin(), plan.byzantine.end(), [](const ByzantinePlan& b) {
+      return std::find(b.modes.begin(), b.modes.end(), ByzMode::bad_state) != b.modes.end();
+    });
+    if (!wiped || !bad_peer) continue;
+    RunResult r = run(seed);
+    EXPECT_TRUE(r.violations.empty()) << violations_of(r);
+    ++runs;
+    transfers += r.stats.state_transfers;
+    tampered += r.stats.state_replies_tampered;
+  }
+  ASSERT_EQ(runs, 3);
+  EXPECT_GT(transfers, 0u);
+  EXPECT_GT(tampered, 0u) << "the bad peer never got to answer a state request";
 }
 
 // Seeds that once deadlocked a view change: correct replicas split across
