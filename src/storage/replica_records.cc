@@ -168,7 +168,6 @@ std::string encode(const core::Slot& slot) {
   uint8_t flags = (slot.pre_prepare ? slot_has_pre_prepare : 0) | (slot.prepared ? slot_prepared : 0) |
                   (slot.committed ? slot_committed : 0);
   byte_io::put_u8(out, flags);
-  if (slot.pre_prepare) put_message(out, *slot.pre_prepare);
   put_by_replica(out, slot.prepares);
   put_by_replica(out, slot.commits);
   return to_string(out);
@@ -181,8 +180,25 @@ bool decode(ByteView in, core::Slot& slot) {
   slot.prepared = (*flags & slot_prepared) != 0;
   slot.committed = (*flags & slot_committed) != 0;
   slot.pre_prepare.reset();
-  if ((*flags & slot_has_pre_prepare) != 0 && !read_message(r, slot.pre_prepare.emplace())) return false;
+  // A placeholder, replaced by the "p/pp" record (load() checks it is there).
+  if ((*flags & slot_has_pre_prepare) != 0) slot.pre_prepare.emplace();
   return read_by_replica(r, slot.prepares) && read_by_replica(r, slot.commits) && r.at_end();
+}
+
+bool same_votes(const core::Slot& a, const core::Slot& b) {
+  return a.pre_prepare.has_value() == b.pre_prepare.has_value() && a.prepared == b.prepared &&
+         a.committed == b.committed && a.prepares == b.prepares && a.commits == b.commits;
+}
+
+std::string encode(const wire::PrePrepare& pre_prepare) {
+  Bytes out;
+  put_message(out, pre_prepare);
+  return to_string(out);
+}
+
+bool decode(ByteView in, wire::PrePrepare& pre_prepare) {
+  Reader r(in);
+  return read_message(r, pre_prepare) && r.at_end();
 }
 
 std::string encode(const wire::PreparedCert& cert) {

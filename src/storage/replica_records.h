@@ -29,7 +29,14 @@ std::string encode_certificates(const core::DurableState& d);
 bool decode_certificates(ByteView in, core::DurableState& d);
 bool same_certificates(const core::DurableState& a, const core::DurableState& b);
 
+// "p/slot": a slot's flags and votes, without its pre-prepare, which is in
+// "p/pp" (a batch can be megabytes; votes arrive one by one and must not
+// rewrite it). decode() leaves an empty placeholder pre-prepare when the
+// flags say there is one.
 std::string encode(const core::Slot& slot);
+bool same_votes(const core::Slot& a, const core::Slot& b);
+std::string encode(const wire::PrePrepare& pre_prepare);
+bool decode(ByteView in, wire::PrePrepare& pre_prepare);
 std::string encode(const wire::PreparedCert& cert);
 std::string encode(const Digest& digest);
 std::string encode(const core::OwnCheckpoint& checkpoint);

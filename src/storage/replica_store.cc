@@ -8,6 +8,7 @@ namespace {
 const std::string meta_key = "p/meta";
 const std::string certs_key = "p/certs";
 const std::string slot_prefix = "p/slot/";
+const std::string pre_prepare_prefix = "p/pp/";
 const std::string cert_prefix = "p/cert/";
 const std::string exec_prefix = "p/exec/";
 const std::string ckpt_prefix = "p/ckpt/";
@@ -48,6 +49,30 @@ bool same_record(const core::OwnCheckpoint& a, const core::OwnCheckpoint& b) {
   return a.digest == b.digest && a.snapshot.size() == b.snapshot.size();
 }
 
+template <typename T>
+void put_record(WriteBatch& batch, const std::string& prefix, Seq seq, const T*, const T& after) {
+  batch.put(seq_key(prefix, seq), records::encode(after));
+}
+template <typename T>
+void del_record(WriteBatch& batch, const std::string& prefix, Seq seq, const T&) {
+  batch.del(seq_key(prefix, seq));
+}
+// A slot is two records: its votes, rewritten as they arrive, and its
+// pre-prepare (with the batch), written once.
+void put_record(WriteBatch& batch, const std::string& prefix, Seq seq, const core::Slot* before,
+                const core::Slot& after) {
+  if (before == nullptr || before->pre_prepare != after.pre_prepare) {
+    if (after.pre_prepare) batch.put(seq_key(pre_prepare_prefix, seq), records::encode(*after.pre_prepare));
+    else if (before != nullptr) batch.del(seq_key(pre_prepare_prefix, seq));
+  }
+  if (before == nullptr || !records::same_votes(*before, after))
+    batch.put(seq_key(prefix, seq), records::encode(after));
+}
+void del_record(WriteBatch& batch, const std::string& prefix, Seq seq, const core::Slot& slot) {
+  batch.del(seq_key(prefix, seq));
+  if (slot.pre_prepare) batch.del(seq_key(pre_prepare_prefix, seq));
+}
+
 // Puts the records of `after` that differ from `known` and deletes those
 // that disappeared, walking both maps in key order; `known` becomes
 // `after`, entry by entry.
@@ -58,15 +83,15 @@ void stage_records(std::map<uint64_t, T>& known, const std::map<uint64_t, T>& af
   auto a = after.begin();
   while (b != known.end() || a != after.end()) {
     if (a == after.end() || (b != known.end() && b->first < a->first)) {
-      batch.del(seq_key(prefix, b->first));
+      del_record(batch, prefix, b->first, b->second);
       b = known.erase(b);
     } else if (b == known.end() || a->first < b->first) {
-      batch.put(seq_key(prefix, a->first), records::encode(a->second));
+      put_record(batch, prefix, a->first, static_cast<const T*>(nullptr), a->second);
       known.emplace_hint(b, a->first, a->second);
       ++a;
     } else {
       if (!same_record(a->second, b->second)) {
-        batch.put(seq_key(prefix, a->first), records::encode(a->second));
+        put_record(batch, prefix, a->first, &b->second, a->second);
         b->second = a->second;
       }
       ++a;
@@ -110,6 +135,18 @@ std::optional<core::DurableState> ReplicaStore::load() {
   if (!certs) corrupt(certs_key, "is missing");
   if (!records::decode_certificates(as_bytes(*certs), d)) corrupt(certs_key, "does not decode");
   load_records(*view, slot_prefix, d.slots);
+  std::map<Seq, wire::PrePrepare> pre_prepares;
+  load_records(*view, pre_prepare_prefix, pre_prepares);
+  for (auto& [seq, slot] : d.slots) {
+    if (!slot.pre_prepare) continue;
+    auto it = pre_prepares.find(seq);
+    if (it == pre_prepares.end()) corrupt(key_name(pre_prepare_prefix, seq_key(pre_prepare_prefix, seq)), "is missing");
+    slot.pre_prepare = std::move(it->second);
+    pre_prepares.erase(it);
+  }
+  if (!pre_prepares.empty())
+    corrupt(key_name(pre_prepare_prefix, seq_key(pre_prepare_prefix, pre_prepares.begin()->first)),
+            "has no slot");
   load_records(*view, cert_prefix, d.prepared_certs);
   load_records(*view, exec_prefix, d.executed_digests);
   load_records(*view, ckpt_prefix, d.checkpoints);

@@ -6,8 +6,9 @@
 //   p/meta            format version, then view, view_active, stable
 //                     seq/digest, last_executed, last_proposed
 //   p/certs           new_view, view_change, stable checkpoint certificate
-//   p/slot/<seq>      Slot               (seq: 8 bytes big-endian, so that
-//   p/cert/<seq>      PreparedCert        keys sort by sequence number)
+//   p/slot/<seq>      a slot's flags and votes  (seq: 8 bytes big-endian,
+//   p/pp/<seq>        its pre-prepare, batch     so that keys sort by
+//   p/cert/<seq>      PreparedCert               sequence number)
 //   p/exec/<seq>      executed digest
 //   p/ckpt/<seq>      OwnCheckpoint
 //   p/client/<id>     the client's last timestamp and result

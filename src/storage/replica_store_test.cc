@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/temp_dir.h"
 #include "storage/memory_storage.h"
 #include "storage/replica_store.h"
@@ -204,14 +206,35 @@ TEST(ReplicaStore, GarbageCollectedRecordsAreDeleted) {
   store.stage(d, gc);
   size_t dels = 0;
   for (const WriteOp& op : gc.ops()) dels += op.kind == WriteOp::Kind::del;
-  EXPECT_EQ(dels, 2u + 1 + 2 + 1);
+  EXPECT_EQ(dels, 2u * 2 + 1 + 2 + 1);  // two slots are two records each: votes and pre-prepare
   EXPECT_EQ(gc.size(), dels + 1);  // and the meta record
   storage.write(gc, true);
 
   EXPECT_EQ(keys_under(storage, "p/slot/"),
             (std::vector<std::string>{seq_key("p/slot/", 13), seq_key("p/slot/", 14), seq_key("p/slot/", 15)}));
+  for (const std::string& key : keys_under(storage, "p/pp/")) EXPECT_GT(key, seq_key("p/pp/", 12));
   EXPECT_TRUE(keys_under(storage, "p/exec/").empty());
   EXPECT_EQ(keys_under(storage, "p/ckpt/"), (std::vector<std::string>{seq_key("p/ckpt/", 20)}));
+  EXPECT_EQ(ReplicaStore(storage).load(), d);
+}
+
+// A vote for a slot rewrites the slot's small votes record, never its
+// pre-prepare, whose batch can be megabytes.
+TEST(ReplicaStore, AVoteDoesNotRewriteThePrePrepare) {
+  MemoryStorage storage;
+  ReplicaStore store(storage);
+  core::DurableState d = rich_state();
+  save(store, storage, d);
+  auto it = std::find_if(d.slots.begin(), d.slots.end(), [](const auto& e) { return e.second.pre_prepare.has_value(); });
+  ASSERT_NE(it, d.slots.end());
+  wire::Commit vote = it->second.commits.empty() ? wire::Commit{} : it->second.commits.begin()->second;
+  vote.replica = 99;
+  it->second.commits[99] = vote;
+  WriteBatch b;
+  store.stage(d, b);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b.ops()[0].key, seq_key("p/slot/", it->first));
+  storage.write(b, true);
   EXPECT_EQ(ReplicaStore(storage).load(), d);
 }
 
