@@ -66,7 +66,7 @@ TEST(TransferFuzz, MutatedManifestsAreRejectedOrExact) {
   const auto own_leaves = decode_manifest(own).value();
   std::mt19937_64 rng(7);
   int decoded = 0;
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 600; ++i) {
     // Mutations confined to the leaves keep the shape; others mostly break it.
     Bytes m = base;
     if (i % 2 == 0) {
@@ -90,7 +90,7 @@ TEST(TransferFuzz, MutatedManifestsAreRejectedOrExact) {
       EXPECT_FALSE(b.kv->restore(50, m));
     }
   }
-  EXPECT_GT(decoded, 1000);
+  EXPECT_GT(decoded, 200);
   EXPECT_EQ(b.manifest(), own);
   EXPECT_TRUE(b.kv->restore(50, own));  // the current state itself needs nothing
   b.reopen();
