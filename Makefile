@@ -36,7 +36,7 @@ test: build
 # The same tests under AddressSanitizer and UBSan, in their own build folder
 # (fewer simulator seeds: the instrumented build is several times slower).
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_SANITIZE=ON -DPBFT_SIM_SEEDS=100
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_SANITIZE=ON -DPBFT_SIM_SEEDS=30
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
 
