@@ -28,6 +28,13 @@ Replica::Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypt
     awaiting_persist_ = true;
     d_.stable_digest = crypto_.digest(snapshot);
     d_.checkpoints[0] = OwnCheckpoint{d_.stable_digest, std::move(snapshot)};
+  } else if (auto it = d_.checkpoints.find(d_.last_executed); it != d_.checkpoints.end()) {
+    // Restarted exactly at one of its checkpoints: take it again, so that
+    // the host has a read view of it to serve peers (read views do not
+    // survive a restart), and check the state is the one checkpointed.
+    PBFT_ASSERT(make_snapshot(d_.last_executed) == it->second.snapshot,
+                "a restarted replica's state is the one it checkpointed");
+    awaiting_persist_ = true;
   }
   if (!d_.view_active && d_.view_change) {
     // Restarted in the middle of a view change: say so again.

@@ -174,6 +174,41 @@ TEST(Replica, NewViewThatDoesNotMatchItsViewChangesReplacesThePrimary) {
   EXPECT_EQ(c.r(3).rejected().bad_certificate, 0u);
 }
 
+// Read views of checkpoints live in the host's memory only: a replica
+// restarted exactly at a checkpoint takes it again (so its host can serve
+// it to peers), after checking its state is the one it checkpointed.
+TEST(Replica, RestartedAtACheckpointTakesItAgain) {
+  Cluster c(small_config());
+  c.submit(c.request(1, "a", "1"));
+  c.submit(c.request(2, "b", "2"));
+  ASSERT_EQ(c.r(0).last_executed(), 2u);
+  ASSERT_NE(c.r(0).checkpoint_at(2), nullptr);
+
+  struct Counting final : StateMachine {
+    explicit Counting(kv::MapStore& inner) : inner(inner) {}
+    Bytes apply(Seq seq, ByteView op) override { return inner.apply(seq, op); }
+    Bytes checkpoint(Seq seq) override {
+      seqs.push_back(seq);
+      return inner.checkpoint(seq);
+    }
+    bool restore(Seq seq, ByteView m) override { return inner.restore(seq, m); }
+    void discard_checkpoints_below(Seq) override {}
+    kv::MapStore& inner;
+    std::vector<Seq> seqs;
+  };
+  Counting counting(c.nodes[0]->kv);
+  Replica restarted(small_config(), 0, c.nodes[0]->crypto, counting, c.r(0).durable());
+  EXPECT_EQ(counting.seqs, std::vector<Seq>{2});
+  EXPECT_TRUE(restarted.take_output().resume);  // the host persists, then keeps a read view
+
+  // Not at a checkpoint (seq 3 executed): nothing to take again.
+  c.submit(c.request(1, "a", "3"));
+  ASSERT_EQ(c.r(0).last_executed(), 3u);
+  Counting later(c.nodes[0]->kv);
+  Replica restarted_later(small_config(), 0, c.nodes[0]->crypto, later, c.r(0).durable());
+  EXPECT_TRUE(later.seqs.empty());
+}
+
 TEST(Replica, StateTransferChecksTheCertifiedDigest) {
   Cluster c(small_config());
   c.nodes[3]->isolated = true;

@@ -122,9 +122,11 @@ class KvStore final : public core::StateMachine {
 
   // ---- state transfer, fetching side ----
   // Starts staging toward `manifest` (the caller checked it against a
-  // certified digest). Returns the buckets whose leaf differs from the
-  // current state, in increasing order; nullopt for a malformed manifest.
-  // Replaces any previous transfer (its staged records are deleted).
+  // certified digest). Returns the buckets still to fetch: those whose leaf
+  // differs from the current state, in increasing order, except buckets a
+  // previous transfer already staged and verified with the same leaf, which
+  // are kept; nullopt for a malformed manifest. Everything else the
+  // previous transfer staged is deleted.
   std::optional<std::vector<uint32_t>> begin_transfer(Seq seq, ByteView manifest);
   // Verifies and stages one fetched chunk, the answer to a request for
   // buckets [bucket, bucket_end) from (bucket, after). Rejected unless: a

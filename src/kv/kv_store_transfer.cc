@@ -69,16 +69,41 @@ std::optional<Bytes> KvStore::read_chunk(Seq seq, uint32_t bucket, ByteView afte
 std::optional<std::vector<uint32_t>> KvStore::begin_transfer(Seq seq, ByteView manifest) {
   std::optional<std::vector<Digest>> leaves = decode_manifest(manifest);
   if (!leaves) return std::nullopt;
+  // Buckets already staged and verified for an earlier target keep their
+  // records when the new target has the same leaf: under load the target
+  // moves on every stable checkpoint, and a large transfer that started
+  // over each time would never finish.
+  std::map<uint32_t, StagedBucket> kept;
+  if (transfer_) {
+    for (auto it = transfer_->buckets.begin(); it != transfer_->buckets.end();) {
+      if (it->second.verified && transfer_->leaves[it->first] == (*leaves)[it->first]) {
+        kept.insert(std::move(*it));
+        it = transfer_->buckets.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   drop_transfer();
   refresh_leaves();
   Transfer t{seq, std::move(*leaves), {}};
   std::vector<uint32_t> differing;
+  storage::WriteBatch deletes;
   for (uint32_t b = 0; b < bucket_count; ++b) {
-    if (leaves_[b] == t.leaves[b]) continue;
+    auto k = kept.find(b);
+    if (leaves_[b] == t.leaves[b]) {
+      if (k != kept.end()) unstage(b, k->second, deletes);  // this replica has it now
+      continue;
+    }
+    if (k != kept.end()) {
+      t.buckets[b] = std::move(k->second);
+      continue;
+    }
     PBFT_ASSERT(generations_[b] < UINT32_MAX, "bucket generations do not run out");
     differing.push_back(b);
     t.buckets[b].generation = generations_[b] + 1;
   }
+  if (!deletes.empty()) storage_.write(deletes, false);
   transfer_ = std::move(t);
   return differing;
 }

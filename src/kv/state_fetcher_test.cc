@@ -548,16 +548,61 @@ TEST(Restore, AnInterruptedTransferLeavesTheOldStateAndNoLeftovers) {
   EXPECT_FALSE(s.b.kv->restore(100, s.manifest));  // the staging is gone with it
 }
 
-TEST(Restore, ANewTransferDropsTheOldStaging) {
+TEST(Restore, ANewTransferKeepsVerifiedBucketsAndDropsTheRest) {
   Staging s;
+  ASSERT_GE(s.differing.size(), 3u);
   const size_t stored_before = s.b.storage.size();
   ASSERT_TRUE(s.stage_bucket(s.differing[0]));
-  EXPECT_GT(s.b.storage.size(), stored_before);
-  ASSERT_TRUE(s.b.kv->begin_transfer(100, s.manifest).has_value());
-  EXPECT_EQ(s.b.storage.size(), stored_before);
+  const size_t stored_one = s.b.storage.size();
+  EXPECT_GT(stored_one, stored_before);
+  // A part of another bucket (its first record only), not verified yet.
+  uint32_t partial = 0;
+  for (size_t i = 1; i < s.differing.size() && partial == 0; ++i) {
+    const uint32_t b = s.differing[i];
+    if (!decode_chunk(s.honest(b, {}, b + 1, 1)).value().done) partial = b;
+  }
+  ASSERT_NE(partial, 0u) << "no bucket with two records";
+  StageResult part = s.b.kv->stage_chunk(100, partial, {}, partial + 1, s.honest(partial, {}, partial + 1, 1));
+  ASSERT_TRUE(part.ok);
+  ASSERT_EQ(part.buckets_verified, 0u);
+  EXPECT_EQ(s.b.storage.size(), stored_one + 1);
+  // The same target again: the verified bucket stays, the partial one goes.
+  auto again = s.b.kv->begin_transfer(100, s.manifest);
+  ASSERT_TRUE(again.has_value());
+  std::vector<uint32_t> expected(s.differing.begin() + 1, s.differing.end());
+  EXPECT_EQ(*again, expected);
+  EXPECT_EQ(s.b.storage.size(), stored_one);
   EXPECT_FALSE(s.b.kv->restore(100, s.manifest));
-  for (uint32_t b : s.differing) ASSERT_TRUE(s.stage_bucket(b));
+  for (uint32_t b : expected) ASSERT_TRUE(s.stage_bucket(b));
   EXPECT_TRUE(s.b.kv->restore(100, s.manifest));
+  s.b.persist();
+  expect_same_state(s.a, s.b);
+}
+
+// Under load the certified checkpoint moves while a replica fetches: a new
+// target with one changed bucket costs that bucket, not the whole transfer.
+TEST(Restore, ANewTargetRefetchesOnlyWhatChanged) {
+  Staging s;
+  for (uint32_t b : s.differing) ASSERT_TRUE(s.stage_bucket(b));
+  s.a.put("key5", "changed", 105);  // one bucket of the source changes
+  Source next(s.a, 110);
+  size_t consumed = 0;
+  ASSERT_TRUE(core::ClientTable::decode(next.checkpoint.snapshot, consumed).has_value());
+  const Bytes manifest(next.checkpoint.snapshot.begin() + static_cast<long>(consumed), next.checkpoint.snapshot.end());
+  auto todo = s.b.kv->begin_transfer(110, manifest);
+  ASSERT_TRUE(todo.has_value());
+  ASSERT_EQ(todo->size(), 1u);
+  EXPECT_EQ(todo->front(), bucket_of(data_record_key("key5")));
+  ChunkPosition pos{todo->front(), {}, false};
+  while (!pos.done) {
+    StageResult r = s.b.kv->stage_chunk(110, pos.bucket, pos.after, todo->front() + 1,
+                                        s.a.kv->read_chunk(110, pos.bucket, pos.after, todo->front() + 1, 1 << 20).value());
+    ASSERT_TRUE(r.ok);
+    pos = r.next;
+  }
+  EXPECT_TRUE(s.b.kv->restore(110, manifest));
+  s.b.persist();
+  expect_same_state(s.a, s.b);
 }
 
 // ---- the fetcher's bookkeeping ----
