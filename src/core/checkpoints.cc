@@ -151,7 +151,8 @@ void Replica::state_transferred(Seq seq, ByteView snapshot) {
   }
   // The installed state must be the certified one; the checkpoint also lets
   // the host keep a read view of it for serving peers.
-  PBFT_ASSERT(sm_.checkpoint(seq) == Bytes(manifest.begin(), manifest.end()),
+  const Bytes installed = sm_.checkpoint(seq);
+  PBFT_ASSERT(installed == Bytes(manifest.begin(), manifest.end()),
               "a restored state has the certified manifest");
   awaiting_persist_ = true;
   Digest digest = fetching_->digest;

@@ -32,8 +32,8 @@ Replica::Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypt
     // Restarted exactly at one of its checkpoints: take it again, so that
     // the host has a read view of it to serve peers (read views do not
     // survive a restart), and check the state is the one checkpointed.
-    PBFT_ASSERT(make_snapshot(d_.last_executed) == it->second.snapshot,
-                "a restarted replica's state is the one it checkpointed");
+    const Bytes snapshot = make_snapshot(d_.last_executed);
+    PBFT_ASSERT(snapshot == it->second.snapshot, "a restarted replica's state is the one it checkpointed");
     awaiting_persist_ = true;
   }
   if (!d_.view_active && d_.view_change) {
