@@ -29,10 +29,16 @@ class ConfiguredCluster(unittest.TestCase):
                 c.base = base
                 for i in range(4):
                     c.wait_healthy(i)
-                c.wait_for(lambda: c.state(0)["connected_peers"] == 3, 15, "replicas to connect")
+                # Every replica, not just one: a replica that has not yet linked to a quorum
+                # answers 503 (the gateway refuses requests it cannot get ordered).
+                c.wait_for(lambda: all(c.state(i)["connected_peers"] == 3 for i in range(4)), 15,
+                           "replicas to connect")
                 self.assertEqual(c.state(0)["replica_count"], 4)
-                self.assertEqual(c.put(1, "configured", "yes").status, 200)
-                self.assertEqual(c.get(2, "configured").json()["value"], "yes")
+                r = c.put(1, "configured", "yes")
+                self.assertEqual(r.status, 200, r.body)
+                r = c.get(2, "configured")
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["value"], "yes")
                 # SIGTERM: the replica exits cleanly in under 2 seconds.
                 start = time.time()
                 procs[3].send_signal(signal.SIGTERM)
