@@ -74,6 +74,16 @@ struct RejectCounts {
   uint64_t bad_state = 0;
 };
 
+// What a peer last said about itself in a STATUS message (read-only
+// observation for the host's readiness check; the protocol does not use it).
+struct PeerReport {
+  View view = 0;
+  bool view_active = true;
+  Seq stable_seq = 0;
+  Seq last_executed = 0;
+  bool operator==(const PeerReport&) const = default;
+};
+
 class Replica {
  public:
   Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypto,
@@ -106,6 +116,15 @@ class Replica {
   const DurableState& durable() const { return d_; }
   const RejectCounts& rejected() const { return rejected_; }
   const Config& config() const { return config_; }
+  // Read-only views for metrics and the dashboard (no behaviour depends on
+  // them): the checkpoint votes collected above the stable checkpoint, the
+  // valid view changes for the view being changed to, and each peer's last
+  // STATUS report.
+  const std::map<Seq, std::map<ReplicaId, wire::Checkpoint>>& checkpoint_votes() const {
+    return checkpoint_votes_;
+  }
+  size_t target_view_change_votes() const { return target_view_changes_.size(); }
+  const std::map<ReplicaId, PeerReport>& peer_reports() const { return peer_reports_; }
   // This replica's snapshot at a checkpoint it still keeps (for serving
   // state transfer to peers).
   const OwnCheckpoint* checkpoint_at(Seq seq) const;
@@ -212,6 +231,7 @@ class Replica {
   std::optional<FetchState> fetching_;
   std::vector<wire::Checkpoint> fetch_cert_;  // certifies fetching_
   uint64_t fetch_deadline_ = 0;
+  std::map<ReplicaId, PeerReport> peer_reports_;
 };
 
 }  // namespace pbft::core

@@ -36,6 +36,7 @@ void Replica::on_status(ReplicaId from, const wire::Status& m) {
     ++rejected_.wrong_sender;
     return;
   }
+  peer_reports_[from] = PeerReport{m.view, m.view_active, m.stable_seq, m.last_executed};
   // Views: bring a replica that is behind (or still changing to our view)
   // into the view we are in, or help it complete the change we are making.
   bool peer_behind = m.view < d_.view || (m.view == d_.view && !m.view_active);
