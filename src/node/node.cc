@@ -85,7 +85,7 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
   http::ApiLimits limits{config_.key_bytes_max, config_.value_bytes_max};
   http_ = std::make_unique<http::Server>(
       io, h, [this, limits](http::Request request, http::Respond respond) {
-        http::handle_api(request, *this, limits, std::move(respond));
+        handle_http(std::move(request), std::move(respond), limits);
       });
 }
 
@@ -186,6 +186,7 @@ void Node::run_output_steps() {
   for (;;) {
     core::Output out = replica_->take_output();
     if (out.empty()) break;
+    note_executed(out.executed);
     if (out.persist || out.resume) persist_state();
     for (core::Send& s : out.sends) deliver(std::move(s));
     for (core::ClientReply& r : out.replies) deliver(std::move(r));
@@ -201,7 +202,11 @@ void Node::persist_state() {
   storage::WriteBatch batch;
   kv_->take_writes(batch);
   replica_store_->stage(replica_->durable(), batch);
+  const auto started = std::chrono::steady_clock::now();
   storage_->write(batch, config_.sync == SyncMode::always);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.storage_write_s.observe(seconds);
+  if (config_.sync == SyncMode::always) metrics_.storage_sync_s.observe(seconds);
   kv_->written();
   if (config_.sync == SyncMode::batch && !flush_posted_) {
     flush_posted_ = true;
@@ -234,7 +239,10 @@ void Node::deliver(core::ClientReply r) {
 void Node::flush_after_sync() {
   if (stopped_) return;
   try {
+    const auto started = std::chrono::steady_clock::now();
     storage_->sync();
+    metrics_.storage_sync_s.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   } catch (const storage::StorageError& e) {
     storage_failed(e);
   }
@@ -272,6 +280,8 @@ void Node::drive_fetcher() {
   for (auto& [to, request] : fetcher_->take_requests()) network_->send(to, request);
   if (auto ready = fetcher_->take_ready()) {
     log_fetch_progress(true);
+    ++metrics_.state_transfers_completed;
+    note_event("state_transfer", "state transfer complete at seq " + std::to_string(ready->first));
     replica_->state_transferred(ready->first, ready->second);
     run_output();
   } else if (fetcher_->active()) {
@@ -298,15 +308,20 @@ void Node::log_transitions() {
     if (!replica_->view_active()) {
       log->warn("view change: moving to view {} (primary would be replica {})", replica_->view(),
                 replica_->primary_of(replica_->view()));
+      ++metrics_.view_changes;
+      note_event("view_change", fmt::format("view change to view {}", replica_->view()));
     } else {
       log->info("view {} started: primary is replica {}", replica_->view(),
                 replica_->primary_of(replica_->view()));
+      note_event("view_started", fmt::format("view {} started, primary replica {}", replica_->view(),
+                                             replica_->primary_of(replica_->view())));
     }
     logged_view_ = replica_->view();
     logged_active_ = replica_->view_active();
   }
   if (replica_->stable_seq() != logged_stable_) {
     log->debug("stable checkpoint at seq {}", replica_->stable_seq());
+    note_event("checkpoint", fmt::format("stable checkpoint at seq {}", replica_->stable_seq()));
     logged_stable_ = replica_->stable_seq();
   }
 }
@@ -354,7 +369,9 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
     return;
   }
   uint32_t timeout_ms = config_.request_timeout_ms;
-  gateway_->submit(op, [op, request_id, timeout_ms, done = std::move(done)](GatewayOutcome o) {
+  const auto submitted = std::chrono::steady_clock::now();
+  gateway_->submit(op, [this, submitted, op, request_id, timeout_ms,
+                        done = std::move(done)](GatewayOutcome o) {
     if (std::holds_alternative<GatewayTimeout>(o)) {
       done(http::ApiError{504, "request not committed within " + std::to_string(timeout_ms) +
                                    " ms; it may still take effect (retry with the same request-id)"});
@@ -365,6 +382,10 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
       return;
     }
     const kv::Result& r = std::get<kv::Result>(o);
+    const double latency_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
+    metrics_.commit_latency_s.observe(latency_s);
+    metrics_.activity.committed(unix_ms(), latency_s);
     switch (r.status) {
       case kv::ResultStatus::conflict:
         done(http::ApiError{409, "request-id " + request_id +

@@ -16,18 +16,20 @@
 #include "core/replica.h"
 #include "crypto/sodium_crypto.h"
 #include "http/api.h"
+#include "http/ops_api.h"
 #include "http/server.h"
 #include "kv/kv_store.h"
 #include "kv/state_fetcher.h"
 #include "node/config.h"
 #include "node/gateway.h"
+#include "node/node_metrics.h"
 #include "storage/replica_store.h"
 #include "storage/storage.h"
 #include "transport/peer_network.h"
 
 namespace pbft::node {
 
-class Node final : public http::KvBackend {
+class Node final : public http::KvBackend, public http::OpsBackend {
  public:
   Node(boost::asio::io_context& io, NodeConfig config);
   ~Node() override;
@@ -47,7 +49,19 @@ class Node final : public http::KvBackend {
   std::optional<std::string> get_local(const std::string& key) override;
   std::string state_json() override;
 
+  // http::OpsBackend (node_ops.cc)
+  std::string metrics_text() override;
+  http::Readiness readiness() override;
+  std::string cluster_json() override;
+  std::string slots_json() override;
+  std::string activity_json() override;
+
  private:
+  // node_ops.cc: what the metrics and the dashboard record.
+  void handle_http(http::Request request, http::Respond respond, const http::ApiLimits& limits);
+  void note_executed(const std::vector<core::Executed>& executed);
+  void note_event(std::string kind, std::string text);
+
   void on_tick();
   void on_peer_message(ReplicaId from, wire::Message message);
   void send_request(ReplicaId to, const wire::Request& request);
@@ -96,6 +110,7 @@ class Node final : public http::KvBackend {
   bool logged_active_ = true;
   Seq logged_stable_ = 0;
   std::mt19937_64 ids_;
+  NodeMetrics metrics_;
 };
 
 }  // namespace pbft::node

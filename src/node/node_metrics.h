@@ -1,0 +1,39 @@
+// The counters and histograms a kv-node keeps on its own code paths (the
+// protocol core's counters and gauges are read from the core when /metrics
+// is asked for). Plain data, owned by the Node, touched on its io thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "node/activity.h"
+#include "node/metrics.h"
+
+namespace pbft::node {
+
+// Wall-clock time in Unix milliseconds (for the dashboard's time axis).
+int64_t unix_ms();
+
+struct NodeMetrics {
+  // (route, status) -> answers sent.
+  std::map<std::pair<std::string, unsigned>, uint64_t> http_requests;
+  // Submit to f+1 matching replies, for requests through this replica's gateway.
+  Histogram commit_latency_s{latency_buckets_s()};
+  // Requests per executed batch (null requests count as 0).
+  Histogram batch_size{size_buckets()};
+  uint64_t executed_batches = 0;
+  uint64_t executed_requests = 0;
+  // One atomic write of the state machine's and the protocol's state.
+  Histogram storage_write_s{latency_buckets_s()};
+  // The time spent making writes durable: the synced write (sync = always)
+  // or the group fsync (sync = batch).
+  Histogram storage_sync_s{latency_buckets_s()};
+  uint64_t view_changes = 0;  // view changes this replica started or joined
+  uint64_t state_transfers_completed = 0;
+  ActivityLog activity;
+  EventLog events;
+};
+
+}  // namespace pbft::node
