@@ -12,6 +12,7 @@
 #include <string>
 
 #include "client/dev_cluster.h"
+#include "client/kvctl_status.h"
 #include "common/types.h"
 #include "crypto/sodium_crypto.h"
 #include "node/config.h"
@@ -141,6 +142,9 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
                       "After Ctrl-C, how long replicas get to exit before SIGKILL")
       ->capture_default_str();
 
+  StatusOptions status;
+  StatusCommands status_cmds = add_status_commands(app, status);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,6 +154,8 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   try {
     if (keygen_cmd->parsed()) return keygen(keygen_out, out, err);
     if (init_cmd->parsed()) return config_init(init, out, err);
+    if (status_cmds.status->parsed()) return run_status(status, out, err);
+    if (status_cmds.watch->parsed()) return run_watch_cluster(status, out, err);
     if (dev_cmd->parsed()) {
       dev.base_port = static_cast<uint16_t>(dev_base_port);
       return run_dev_cluster(dev, out, err);

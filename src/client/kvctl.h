@@ -5,6 +5,7 @@
 //                                               a complete cluster's configs and keys
 //   kvctl dev-cluster [--replicas 5] [--base-port 10000] [--data-dir DIR] [--node PATH]
 //                                               runs the 5 dev-mode replicas locally
+//   kvctl status / watch-cluster [...]          the cluster table (kvctl_status.h)
 #pragma once
 
 #include <ostream>
