@@ -9,9 +9,9 @@ SIM_SEEDS ?= 1000
 # Debian packages the project builds with.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-dev libgtest-dev \
   libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
-  librocksdb-dev
+  librocksdb-dev chromium chromium-driver nodejs
 
-.PHONY: deps build test test-asan sim cluster clean bench-state-transfer
+.PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer
 
 # Installs what is missing (idempotent; needs root or sudo on a fresh machine).
 deps:
@@ -24,18 +24,26 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# The browser test's npm packages (playwright-core), exactly as locked.
+# npm comes with nodejs from some sources and as its own Debian package
+# from Debian's.
+browser-deps: deps
+	@command -v npm >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm; }
+	cd tests/browser && npm ci --no-audit --no-fund
+
 $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_SIM_SEEDS=$(SIM_SEEDS)
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+test: build browser-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The same tests under AddressSanitizer and UBSan, in their own build folder
 # (fewer simulator seeds: the instrumented build is several times slower).
-test-asan: deps
+test-asan: deps browser-deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_SANITIZE=ON -DPBFT_SIM_SEEDS=30
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
