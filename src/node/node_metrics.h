@@ -16,6 +16,16 @@ namespace pbft::node {
 // Wall-clock time in Unix milliseconds (for the dashboard's time axis).
 int64_t unix_ms();
 
+// One sequence number as the dashboard shows it.
+struct SlotSnapshot {
+  uint64_t seq = 0;
+  bool pre_prepare = false;
+  uint64_t requests = 0;
+  std::string digest;  // short hex
+  uint64_t prepares = 0, commits = 0;
+  bool prepared = false, committed = false, executed = false;
+};
+
 struct NodeMetrics {
   // (route, status) -> answers sent.
   std::map<std::pair<std::string, unsigned>, uint64_t> http_requests;
@@ -32,6 +42,10 @@ struct NodeMetrics {
   Histogram storage_sync_s{latency_buckets_s()};
   uint64_t view_changes = 0;  // view changes this replica started or joined
   uint64_t state_transfers_completed = 0;
+  // The latest executed slots as they were when executed, so the dashboard
+  // still shows them after the checkpoint that discards them from the log.
+  std::map<uint64_t, SlotSnapshot> recent_slots;
+  static constexpr size_t recent_slots_max = 32;
   ActivityLog activity;
   EventLog events;
 };

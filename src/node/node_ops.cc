@@ -28,12 +28,37 @@ void Node::handle_http(http::Request request, http::Respond respond, const http:
   http::handle_api(request, *this, limits, std::move(counted));
 }
 
+namespace {
+
+SlotSnapshot snapshot_of(Seq seq, const core::Slot& slot, Seq last_executed) {
+  SlotSnapshot s;
+  s.seq = seq;
+  s.pre_prepare = slot.pre_prepare.has_value();
+  s.requests = slot.pre_prepare ? slot.pre_prepare->batch.size() : 0;
+  s.digest = slot.pre_prepare ? short_hex(slot.pre_prepare->digest) : "";
+  s.prepares = slot.prepares.size();
+  s.commits = slot.commits.size();
+  s.prepared = slot.prepared;
+  s.committed = slot.committed;
+  s.executed = seq <= last_executed;
+  return s;
+}
+
+}  // namespace
+
 void Node::note_executed(const std::vector<core::Executed>& executed) {
   if (executed.empty()) return;
   uint64_t requests = 0;
+  const core::DurableState& d = replica_->durable();
   for (const core::Executed& e : executed) {
+    if (auto it = d.slots.find(e.seq); it != d.slots.end()) {
+      metrics_.recent_slots[e.seq] = snapshot_of(e.seq, it->second, d.last_executed);
+    }
     metrics_.batch_size.observe(static_cast<double>(e.requests.size()));
     requests += e.requests.size();
+  }
+  while (metrics_.recent_slots.size() > NodeMetrics::recent_slots_max) {
+    metrics_.recent_slots.erase(metrics_.recent_slots.begin());
   }
   metrics_.executed_batches += executed.size();
   metrics_.executed_requests += requests;
@@ -256,18 +281,25 @@ std::string Node::slots_json() {
   j["last_executed"] = d.last_executed;
   j["last_proposed"] = d.last_proposed;
   j["checkpoint_interval"] = config_.protocol.checkpoint_interval;
+  // Live slots of the log, and before them the latest executed ones the
+  // log may already have discarded.
+  std::map<Seq, SlotSnapshot> shown;
+  for (const auto& [seq, snap] : metrics_.recent_slots) {
+    if (seq + NodeMetrics::recent_slots_max > d.last_executed) shown[seq] = snap;
+  }
+  for (const auto& [seq, slot] : d.slots) shown[seq] = snapshot_of(seq, slot, d.last_executed);
   json slots = json::array();
-  for (const auto& [seq, slot] : d.slots) {
-    json s = {{"seq", seq},
-              {"pre_prepare", slot.pre_prepare.has_value()},
-              {"requests", slot.pre_prepare ? slot.pre_prepare->batch.size() : 0},
-              {"digest", slot.pre_prepare ? short_hex(slot.pre_prepare->digest) : ""},
-              {"prepares", slot.prepares.size()},
-              {"commits", slot.commits.size()},
-              {"prepared", slot.prepared},
-              {"committed", slot.committed},
-              {"executed", seq <= d.last_executed}};
-    slots.push_back(std::move(s));
+  for (const auto& [seq, s] : shown) {
+    slots.push_back({{"seq", s.seq},
+                     {"pre_prepare", s.pre_prepare},
+                     {"requests", s.requests},
+                     {"digest", s.digest},
+                     {"prepares", s.prepares},
+                     {"commits", s.commits},
+                     {"prepared", s.prepared},
+                     {"committed", s.committed},
+                     {"executed", s.executed},
+                     {"in_log", d.slots.contains(seq)}});
   }
   j["slots"] = std::move(slots);
   json checkpoints = json::array();
