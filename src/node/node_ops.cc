@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/node.h"
+#include "node/readiness.h"
 
 namespace pbft::node {
 
@@ -203,50 +204,28 @@ std::string Node::metrics_text() {
   return w.text();
 }
 
-// Ready: a quorum is connected, no state transfer or view change is under
-// way, and this replica is not behind what f+1 peers (so at least one
-// correct one) last reported about themselves.
 http::Readiness Node::readiness() {
   const core::Quorum q = config_.protocol.quorum();
-  const uint32_t reachable = network_->connected_peers() + 1;
-  if (reachable < q.q) {
-    return {false, "no quorum connected: " + std::to_string(reachable) + " of " + std::to_string(q.n) +
-                       " replicas reachable, need " + std::to_string(q.q)};
-  }
-  if (fetcher_->active()) {
+  ReadinessInputs in;
+  in.replica_count = q.n;
+  in.f = q.f;
+  in.quorum = q.q;
+  in.connected_peers = network_->connected_peers();
+  in.fetching = fetcher_->active();
+  if (in.fetching) {
     const kv::StateFetcher::Progress p = fetcher_->progress();
-    return {false, "state transfer in progress at seq " + std::to_string(p.seq) + " (buckets " +
-                       std::to_string(p.buckets_done) + "/" + std::to_string(p.buckets_total) + ")"};
+    in.fetch_seq = p.seq;
+    in.fetch_buckets_done = p.buckets_done;
+    in.fetch_buckets_total = p.buckets_total;
   }
-  if (!replica_->view_active()) {
-    return {false, "view change in progress to view " + std::to_string(replica_->view())};
-  }
-  std::vector<Seq> executed;
-  std::vector<View> views;
+  in.view_active = replica_->view_active();
+  in.view = replica_->view();
+  in.last_executed = replica_->last_executed();
+  in.slack = std::max<Seq>(config_.protocol.window_size / 2, 1);
   for (const auto& [id, report] : replica_->peer_reports()) {
-    if (id == config_.self) continue;
-    executed.push_back(report.last_executed);
-    if (report.view_active) views.push_back(report.view);
+    if (id != config_.self) in.peers.push_back({report.view, report.view_active, report.last_executed});
   }
-  const size_t k = q.f + 1;
-  if (views.size() >= k) {
-    std::nth_element(views.begin(), views.begin() + static_cast<long>(k - 1), views.end(), std::greater<>());
-    if (views[k - 1] > replica_->view()) {
-      return {false, "behind: in view " + std::to_string(replica_->view()) + ", " + std::to_string(k) +
-                         " peers are in view " + std::to_string(views[k - 1]) + " or later"};
-    }
-  }
-  if (executed.size() >= k) {
-    std::nth_element(executed.begin(), executed.begin() + static_cast<long>(k - 1), executed.end(),
-                     std::greater<>());
-    const Seq peers = executed[k - 1];
-    const Seq slack = std::max<Seq>(config_.protocol.window_size / 2, 1);
-    if (replica_->last_executed() + slack < peers) {
-      return {false, "behind: executed " + std::to_string(replica_->last_executed()) + ", " +
-                         std::to_string(k) + " peers have executed " + std::to_string(peers) + " or more"};
-    }
-  }
-  return {true, ""};
+  return assess_readiness(in);
 }
 
 std::string Node::cluster_json() {
