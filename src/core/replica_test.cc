@@ -276,3 +276,20 @@ TEST(ClientTable, EncodesCanonicallyAndRejectsGarbage) {
 
 }  // namespace
 }  // namespace pbft::core
+
+namespace pbft::core {
+namespace {
+
+TEST(Replica, KeepsEachPeersLastStatusButNotOneClaimingAnotherSender) {
+  Cluster c(small_config());
+  c.deliver(2, 1, wire::Status{2, 3, false, 10, 14, {}});
+  c.deliver(2, 1, wire::Status{2, 4, true, 20, 25, {}});  // the later report replaces it
+  c.deliver(3, 1, wire::Status{0, 9, true, 90, 99, {}});  // says it is replica 0: dropped
+  const auto& reports = c.r(1).peer_reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports.at(2), (PeerReport{4, true, 20, 25}));
+  EXPECT_EQ(c.r(1).rejected().wrong_sender, 1u);
+}
+
+}  // namespace
+}  // namespace pbft::core
