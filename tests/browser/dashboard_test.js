@@ -8,7 +8,13 @@
 //      view 1 with replica 1 as primary and the view change in its events.
 // Screenshots of each step go to $SCREENSHOT_DIR (default ../../build/screenshots).
 "use strict";
-const { chromium } = require("playwright-core");
+let chromium;
+try {
+  ({ chromium } = require("playwright-core"));
+} catch (e) {
+  console.error("FAIL: playwright-core is not installed in tests/browser; run `make browser-deps` (npm ci)");
+  process.exit(1);
+}
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const net = require("node:net");
