@@ -5,6 +5,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "node/logging.h"
 #include "node/node.h"
 #include "node/readiness.h"
 
@@ -25,8 +26,15 @@ void Node::handle_http(http::Request request, http::Respond respond, const http:
     if (cors) res.set(http::bhttp::field::access_control_allow_origin, "*");
     respond(std::move(res));
   };
-  if (http::handle_ops(request, *this, counted)) return;
-  http::handle_api(request, *this, limits, std::move(counted));
+  bool handled = false;
+  try {
+    handled = http::handle_ops(request, *this, counted);
+  } catch (const std::exception& e) {
+    logger("http")->error("{} failed: {}", std::string(request.target()), e.what());
+    counted(http::json_error(500, "internal error", request.version(), request.keep_alive()));
+    return;
+  }
+  if (!handled) http::handle_api(request, *this, limits, std::move(counted));
 }
 
 namespace {
