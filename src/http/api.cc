@@ -120,8 +120,10 @@ bool header_request_id(const Request& request, const Reply& reply, std::string& 
 }
 
 // The callback given to the backend: turns its outcome into the answer.
-KvDone answer_outcome(Reply reply) {
-  return [reply = std::move(reply)](KvOutcome outcome) {
+// Reads also report the key's revision; the write's answer keeps the
+// seed's exact shape (its revision is its operation_sequence).
+KvDone answer_outcome(Reply reply, bool with_revision = false) {
+  return [reply = std::move(reply), with_revision](KvOutcome outcome) {
     if (const auto* error = std::get_if<ApiError>(&outcome)) {
       Response res = json_error(error->status, error->message, reply.version, reply.keep_alive);
       if (error->retry_after_s > 0) {
@@ -136,7 +138,7 @@ KvDone answer_outcome(Reply reply) {
     body["operation_sequence"] = result.operation_sequence;
     body["key"] = result.key;
     body["value"] = result.value ? ordered_json(*result.value) : ordered_json(nullptr);
-    body["revision"] = result.revision ? ordered_json(*result.revision) : ordered_json(nullptr);
+    if (with_revision) body["revision"] = result.revision ? ordered_json(*result.revision) : ordered_json(nullptr);
     reply.json(dump(body));
   };
 }
@@ -195,7 +197,7 @@ void handle_get(const Request& request, std::string_view query, KvBackend& backe
   if (!query_key(query, limits, reply, key)) return;
   std::string request_id;
   if (!header_request_id(request, reply, request_id)) return;
-  backend.get(std::move(request_id), std::move(key), answer_outcome(reply));
+  backend.get(std::move(request_id), std::move(key), answer_outcome(reply, true));
 }
 
 void handle_local(std::string_view query, KvBackend& backend, const ApiLimits& limits,

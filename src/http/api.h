@@ -9,8 +9,8 @@
 // More routes (DELETE /api/v1/kv, /api/v1/kv/range, /api/v1/kv/cas,
 // /api/v1/kv/txn) are in kv_routes.h; docs/API.md describes them all.
 //
-// KvResult is {"request_id", "operation_sequence", "key", "value",
-// "revision"} (revision: the sequence of the key's last change, null when
+// KvResult is {"request_id", "operation_sequence", "key", "value"}; a read
+// adds "revision" (the sequence of the key's last change, null when
 // absent). The
 // optional `request-id` header (a UUID) makes a write or ordered read
 // idempotent: a retry with the same id gets the first answer. Without it
@@ -39,7 +39,7 @@ struct KvResult {
   uint64_t operation_sequence = 0;
   std::string key;
   std::optional<std::string> value;
-  std::optional<uint64_t> revision;  // sent as "revision" (null when absent)
+  std::optional<uint64_t> revision;  // reads: sent as "revision" (null when absent)
 };
 
 struct ApiError {

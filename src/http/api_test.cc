@@ -125,7 +125,7 @@ TEST(RequestId, ValidAndInvalid) {
 // ---- POST /api/v1/kv ----
 
 TEST_F(ApiTest, PutSuccessExactJson) {
-  backend.next = KvResult{kUuid, 7, "k", "v", 7};
+  backend.next = KvResult{kUuid, 7, "k", "v", 7};  // the revision is not part of a write's answer
   auto req = make_request(bhttp::verb::post, "/api/v1/kv", R"({"key":"k","value":"v"})");
   req.set("request-id", kUuid);
   auto res = run_one(req);
@@ -133,7 +133,7 @@ TEST_F(ApiTest, PutSuccessExactJson) {
   EXPECT_EQ(res[bhttp::field::content_type], "application/json");
   EXPECT_EQ(res.body(),
             R"({"request_id":"123e4567-e89b-12d3-a456-426614174000","operation_sequence":7,)"
-            R"("key":"k","value":"v","revision":7})");
+            R"("key":"k","value":"v"})");
   EXPECT_EQ(res[bhttp::field::content_length], std::to_string(res.body().size()));
   ASSERT_EQ(backend.calls.size(), 1u);
   EXPECT_EQ(backend.calls[0].op, "put");
@@ -152,7 +152,7 @@ TEST_F(ApiTest, PutWithoutRequestIdPassesEmptyAndAllowsExtraFields) {
   EXPECT_EQ(backend.calls[0].key, "a b");
   EXPECT_EQ(backend.calls[0].value, "");
   EXPECT_EQ(res.body(),
-            R"({"request_id":"generated","operation_sequence":1,"key":"a b","value":"","revision":null})");
+            R"({"request_id":"generated","operation_sequence":1,"key":"a b","value":""})");
 }
 
 TEST_F(ApiTest, PutAnsweredLater) {
@@ -164,7 +164,7 @@ TEST_F(ApiTest, PutAnsweredLater) {
   EXPECT_EQ(answers[0].result_int(), 200u);
   EXPECT_EQ(answers[0].body(),
             R"({"request_id":"123e4567-e89b-12d3-a456-426614174000","operation_sequence":42,)"
-            R"("key":"k","value":null,"revision":null})");
+            R"("key":"k","value":null})");
   // A second call of done is ignored.
   backend.pending.front()(KvResult{kUuid, 43, "k", "x"});
   EXPECT_EQ(answers.size(), 1u);
