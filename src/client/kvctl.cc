@@ -12,6 +12,7 @@
 #include <string>
 
 #include "client/dev_cluster.h"
+#include "client/kv_commands.h"
 #include "common/types.h"
 #include "crypto/sodium_crypto.h"
 #include "node/config.h"
@@ -141,6 +142,9 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
                       "After Ctrl-C, how long replicas get to exit before SIGKILL")
       ->capture_default_str();
 
+  KvCommands kv;
+  kv.add_to(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,6 +154,8 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   try {
     if (keygen_cmd->parsed()) return keygen(keygen_out, out, err);
     if (init_cmd->parsed()) return config_init(init, out, err);
+    int code = 0;
+    if (kv.run(std::cin, out, err, code)) return code;
     if (dev_cmd->parsed()) {
       dev.base_port = static_cast<uint16_t>(dev_base_port);
       return run_dev_cluster(dev, out, err);

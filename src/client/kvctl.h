@@ -5,6 +5,8 @@
 //                                               a complete cluster's configs and keys
 //   kvctl dev-cluster [--replicas 5] [--base-port 10000] [--data-dir DIR] [--node PATH]
 //                                               runs the 5 dev-mode replicas locally
+//   kvctl [--endpoints ..|--config ..] [-o table|json] put|get|del|scan|cas|txn ...
+//                                               key-value commands (see kv_commands.h)
 #pragma once
 
 #include <ostream>
