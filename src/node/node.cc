@@ -8,6 +8,7 @@
 #include "node/logging.h"
 #include "storage/memory_storage.h"
 #include "storage/rocks_storage.h"
+#include "wire/codec.h"
 
 namespace pbft::node {
 namespace {
@@ -368,6 +369,8 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
     done(std::move(out));
   });
 }
+
+static_assert(kv::result_bytes_max <= wire::result_bytes_max, "every KV answer fits a reply");
 
 void Node::execute(kv::Operation op, http::OpDone done) {
   std::string request_id = op.request_id.empty() ? new_request_id() : op.request_id;
