@@ -1,5 +1,7 @@
 #include "sim/checkers.h"
 
+#include "sim/kv_model.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -28,13 +30,29 @@ std::string position_name(const Position& p) {
 std::string result_name(const Bytes& result) {
   auto r = kv::decode_result(ByteView(result));
   if (!r) return "<" + std::to_string(result.size()) + " undecodable bytes>";
+  std::string name = "?";
   switch (r->status) {
-    case kv::ResultStatus::ok: return r->value ? "ok '" + *r->value + "'" : "ok";
-    case kv::ResultStatus::not_found: return "not-found";
-    case kv::ResultStatus::bad_operation: return "bad-operation";
-    case kv::ResultStatus::conflict: return "conflict";
+    case kv::ResultStatus::ok: name = r->value ? "ok '" + *r->value + "'" : "ok"; break;
+    case kv::ResultStatus::not_found: name = "not-found"; break;
+    case kv::ResultStatus::bad_operation: name = "bad-operation"; break;
+    case kv::ResultStatus::conflict: name = "conflict"; break;
+    case kv::ResultStatus::compare_failed: name = r->value ? "compare-failed '" + *r->value + "'" : "compare-failed"; break;
+    case kv::ResultStatus::too_large: name = "too-large"; break;
   }
-  return "?";
+  switch (r->form) {
+    case kv::ResultForm::plain: break;
+    case kv::ResultForm::record: name += " rev " + std::to_string(r->revision); break;
+    case kv::ResultForm::range:
+      name += " [";
+      for (const kv::Entry& e : r->entries) name += e.key + "=" + e.value + "@" + std::to_string(e.revision) + " ";
+      name += r->next ? "next " + *r->next + "]" : "]";
+      break;
+    case kv::ResultForm::txn:
+      name += r->succeeded ? " then(" : " else(";
+      name += std::to_string(r->responses.size()) + " ops)";
+      break;
+  }
+  return name;
 }
 
 }  // namespace
@@ -198,6 +216,7 @@ void Checkers::finish(const std::vector<ClientOp>& ops, Time now) {
   std::sort(by_invocation.begin(), by_invocation.end(), [&](size_t a, size_t b) {
     return done[a].first->invoked < done[b].first->invoked;
   });
+  replay_model(now);
   size_t next = 0;
   std::optional<size_t> highest;  // index into done of the highest position so far
   for (size_t b : by_invocation) {
@@ -220,6 +239,37 @@ void Checkers::finish(const std::vector<ClientOp>& ops, Time now) {
       return;
     }
   }
+}
+
+// The sequential specification: every execution a correct replica
+// reported, in execution order, replayed on the reference model; each
+// answer must be the model's. Only when the reported sequence numbers have
+// no gap (otherwise the model would miss writes).
+void Checkers::replay_model(Time now) {
+  Seq expected = 1;
+  for (const auto& [seq, digest] : seq_digest_) {
+    if (seq != expected) return;
+    ++expected;
+  }
+  std::vector<std::pair<Position, RequestId>> order;
+  for (const auto& [id, x] : executions_at_) order.emplace_back(x.position, id);
+  std::sort(order.begin(), order.end());
+  KvModel model;
+  for (const auto& [pos, id] : order) {
+    auto sent = sent_.find(id);
+    if (sent == sent_.end()) return;  // validity reported it
+    std::optional<Bytes> expected_result = model.apply(pos.seq, sent->second);
+    if (!expected_result) return;
+    const Bytes& got = executions_at_.at(id).result;
+    if (got != *expected_result) {
+      fail("linearizability",
+           request_name(id.first, id.second) + " at " + position_name(pos) + " gave " + result_name(got) +
+               " but the sequential specification gives " + result_name(*expected_result),
+           now);
+      return;
+    }
+  }
+  model_replayed_ = true;
 }
 
 std::optional<Violation> check_liveness(const std::vector<ClientOp>& ops, Time heal_at,

@@ -11,7 +11,9 @@
 //               operation; no correct replica executes one request twice.
 //   linearizability (witness): an accepted result is the result the correct
 //               replicas computed; if a completed before b was invoked, a is
-//               ordered before b.
+//               ordered before b; and every result the correct replicas
+//               computed, in execution order, is what a reference model of
+//               the key-value operations (kv_model.h) answers.
 //   liveness:   once faults heal, every operation completes within a bound.
 #pragma once
 
@@ -71,6 +73,8 @@ class Checkers {
   const std::vector<Violation>& violations() const { return violations_; }
   bool ok() const { return violations_.empty(); }
   uint64_t executions() const { return executions_; }
+  // Whether finish() could replay the whole history on the model (no gap).
+  bool model_replayed() const { return model_replayed_; }
 
  private:
   struct Execution {
@@ -80,6 +84,7 @@ class Checkers {
   };
   void fail(const char* checker, std::string details, Time at);
   void check_result(const ClientOp& op, Time at);
+  void replay_model(Time now);
 
   std::map<RequestId, Bytes> sent_;
   std::map<Digest, std::vector<wire::Request>> batches_;
@@ -90,6 +95,7 @@ class Checkers {
   std::map<ReplicaId, std::set<RequestId>> executed_by_;
   std::vector<Violation> violations_;
   uint64_t executions_ = 0;
+  bool model_replayed_ = false;
 };
 
 // Liveness: the operations still open at `deadline` (none when every

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <vector>
+
 #include "crypto/fake_crypto.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
@@ -19,6 +22,13 @@ Bytes put(const std::string& key, const std::string& value) {
 Bytes get(const std::string& key) { return kv::encode_operation(kv::Operation{kv::OpKind::get, key, ""}); }
 Bytes ok() { return kv::encode_result(kv::Result{kv::ResultStatus::ok, std::nullopt}); }
 Bytes value(const std::string& v) { return kv::encode_result(kv::Result{kv::ResultStatus::ok, v}); }
+// Results as KvStore computes them (at their sequence number).
+Bytes ok_at(Seq seq) { return kv::encode_result(kv::Result{kv::ResultStatus::ok, std::nullopt, seq}); }
+Bytes read_at(const std::string& v, Seq seq, uint64_t revision) {
+  kv::Result r{kv::ResultStatus::ok, v, seq, kv::ResultForm::record};
+  r.revision = revision;
+  return kv::encode_result(r);
+}
 
 wire::Request request(ClientId c, uint64_t t, Bytes op) {
   crypto::FakeCrypto client(secret, crypto::Principal::client(c));
@@ -71,16 +81,66 @@ TEST(Checkers, ConsistentHistoryPasses) {
   h.send(b);
   Digest d1 = h.batch({a}), d2 = h.batch({b});
   for (ReplicaId r = 0; r < 3; ++r) {
-    h.execute(r, 1, d1, {{1000, 1, ok()}});
-    h.execute(r, 2, d2, {{1001, 1, value("v1")}});
+    h.execute(r, 1, d1, {{1000, 1, ok_at(1)}});
+    h.execute(r, 2, d2, {{1001, 1, read_at("v1", 2, 1)}});
   }
-  ClientOp oa = op(1000, 1, a.operation, 10, 20, ok());
-  ClientOp ob = op(1001, 1, b.operation, 30, 40, value("v1"));
+  ClientOp oa = op(1000, 1, a.operation, 10, 20, ok_at(1));
+  ClientOp ob = op(1001, 1, b.operation, 30, 40, read_at("v1", 2, 1));
   h.checkers.accepted(oa);
   h.checkers.accepted(ob);
   h.checkers.finish({oa, ob}, 50);
   EXPECT_TRUE(h.checkers.ok()) << h.checkers.violations().front().details;
   EXPECT_EQ(h.checkers.executions(), 6u);
+  EXPECT_TRUE(h.checkers.model_replayed());
+}
+
+// Every correct replica computed the same answer, and the client accepted
+// it, but it is not what the operations mean: a range out of key order, a
+// stale revision, a cas that swapped on a mismatch. Only the replay on the
+// reference model sees it.
+TEST(Checkers, LinearizabilityWrongAnswerEveryoneAgreesOn) {
+  kv::Operation range{kv::OpKind::range, "", ""};
+  range.limit = 10;
+  kv::Result right_range{kv::ResultStatus::ok, std::nullopt, 3, kv::ResultForm::range};
+  right_range.entries = {{"a", "1", 1}, {"b", "2", 2}};
+  kv::Result wrong_order = right_range;
+  std::swap(wrong_order.entries[0], wrong_order.entries[1]);
+  kv::Result stale_revision = right_range;
+  stale_revision.entries[1].revision = 1;
+  kv::Operation cas{kv::OpKind::cas, "a", "new"};
+  cas.expected = "not-1";
+  kv::Result swapped{kv::ResultStatus::ok, "new", 3, kv::ResultForm::record};
+  swapped.revision = 3;
+  kv::Result refused{kv::ResultStatus::compare_failed, "1", 3, kv::ResultForm::record};
+  refused.revision = 1;
+  const std::vector<std::tuple<Bytes, kv::Result, bool>> cases = {
+      {kv::encode_operation(range), right_range, true},
+      {kv::encode_operation(range), wrong_order, false},
+      {kv::encode_operation(range), stale_revision, false},
+      {kv::encode_operation(cas), refused, true},
+      {kv::encode_operation(cas), swapped, false},
+  };
+  for (const auto& [operation, result, right] : cases) {
+    History h;
+    wire::Request a = request(1000, 1, put("a", "1")), b = request(1000, 2, put("b", "2"));
+    wire::Request c = request(1001, 1, operation);
+    for (const auto& r : {a, b, c}) h.send(r);
+    const Bytes answer = kv::encode_result(result);
+    Digest d1 = h.batch({a}), d2 = h.batch({b}), d3 = h.batch({c});
+    for (ReplicaId r = 0; r < 3; ++r) {
+      h.execute(r, 1, d1, {{1000, 1, ok_at(1)}});
+      h.execute(r, 2, d2, {{1000, 2, ok_at(2)}});
+      h.execute(r, 3, d3, {{1001, 1, answer}});
+    }
+    ClientOp oc = op(1001, 1, c.operation, 30, 40, answer);
+    h.checkers.accepted(oc);
+    h.checkers.finish({oc}, 50);
+    if (right) {
+      EXPECT_TRUE(h.checkers.ok()) << h.checkers.violations().front().details;
+    } else {
+      EXPECT_EQ(h.first_checker(), "linearizability");
+    }
+  }
 }
 
 TEST(Checkers, AgreementDifferentBatchesAtOneSeq) {
@@ -217,8 +277,8 @@ TEST(Checkers, LinearizabilityRealTimeOrder) {
   g.send(a);
   g.send(b);
   Digest e = g.batch({b, a});
-  g.execute(0, 1, e, {{1001, 1, ok()}, {1000, 1, ok()}});
-  g.checkers.finish({op(1000, 1, a.operation, 0, 25, ok()), op(1001, 1, b.operation, 20, 30, ok())}, 40);
+  g.execute(0, 1, e, {{1001, 1, ok_at(1)}, {1000, 1, ok_at(1)}});
+  g.checkers.finish({op(1000, 1, a.operation, 0, 25, ok_at(1)), op(1001, 1, b.operation, 20, 30, ok_at(1))}, 40);
   EXPECT_TRUE(g.checkers.ok());
 }
 

@@ -177,12 +177,13 @@ int run_many(const Args& a) {
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   double sum_ms = 0;
-  uint64_t violations = 0, failing_seeds = 0, safety_seeds = 0, ops = 0;
+  uint64_t violations = 0, failing_seeds = 0, safety_seeds = 0, ops = 0, replayed = 0;
   std::map<std::string, uint64_t> by_checker;
   for (uint64_t i = 0; i < a.seeds; ++i) {
     const RunResult& r = results[i];
     sum_ms += millis[i];
     ops += r.stats.ops_completed;
+    if (r.stats.model_replayed) ++replayed;
     if (a.stats) print_stats(r);
     bool safety = false;
     for (const auto& v : r.violations) {
@@ -205,9 +206,11 @@ int run_many(const Args& a) {
                 checkers.empty() ? "" : " (", checkers.c_str(), checkers.empty() ? "" : ")", total_s);
     return safety_seeds > 0 ? 0 : 1;
   }
-  std::printf("pbft-sim: %llu seeds, %llu violations, %.1f s (mean %.0f ms/seed, %llu operations)%s%s%s\n",
+  std::printf("pbft-sim: %llu seeds, %llu violations, %.1f s (mean %.0f ms/seed, %llu operations, "
+              "%llu seeds replayed on the model)%s%s%s\n",
               static_cast<unsigned long long>(a.seeds), static_cast<unsigned long long>(violations),
               total_s, sum_ms / static_cast<double>(a.seeds), static_cast<unsigned long long>(ops),
+              static_cast<unsigned long long>(replayed),
               checkers.empty() ? "" : " [", checkers.c_str(), checkers.empty() ? "" : "]");
   return failing_seeds == 0 ? 0 : 1;
 }

@@ -16,15 +16,38 @@ SimClient::SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_coun
 
 Bytes SimClient::random_operation(Rng& rng, uint32_t key_count) const {
   kv::Operation op;
-  op.key = "k" + std::to_string(rng.below(key_count));
+  auto key = [&] { return "k" + std::to_string(rng.below(key_count)); };
+  const std::string value = "c" + std::to_string(id_) + "-t" + std::to_string(next_timestamp_);
+  op.key = key();
   uint64_t roll = rng.below(100);
-  if (roll < 45) {
+  if (roll < 35) {
     op.kind = kv::OpKind::put;
-    op.value = "c" + std::to_string(id_) + "-t" + std::to_string(next_timestamp_);
-  } else if (roll < 85) {
+    op.value = value;
+  } else if (roll < 65) {
     op.kind = kv::OpKind::get;
-  } else {
+  } else if (roll < 75) {
     op.kind = kv::OpKind::del;
+  } else if (roll < 83) {
+    // A range from this key, or a prefix read ("k1": k1, k10, k11, ...).
+    op.kind = kv::OpKind::range;
+    op.limit = static_cast<uint32_t>(1 + rng.below(4));
+    if (rng.below(2) == 0) op.range_end = kv::prefix_end(op.key);
+  } else if (roll < 92) {
+    op.kind = kv::OpKind::cas;
+    op.value = value;
+    // Expect absence, or a value some client may have written.
+    if (rng.below(3) != 0) op.expected = "c" + std::to_string(rng.below(4)) + "-t" + std::to_string(1 + rng.below(next_timestamp_));
+  } else {
+    op.kind = kv::OpKind::txn;
+    op.key.clear();
+    kv::Compare c;
+    c.key = key();
+    c.target = static_cast<kv::CompareTarget>(1 + rng.below(3));
+    if (c.target == kv::CompareTarget::revision) c.revision = rng.below(2) == 0 ? 0 : rng.below(40);
+    if (c.target == kv::CompareTarget::value) c.value = "c" + std::to_string(rng.below(4)) + "-t" + std::to_string(1 + rng.below(next_timestamp_));
+    op.compares.push_back(c);
+    op.success = {{kv::OpKind::put, key(), value}, {kv::OpKind::get, c.key, ""}};
+    op.failure = {{kv::OpKind::del, key(), ""}, {kv::OpKind::get, c.key, ""}};
   }
   return kv::encode_operation(op);
 }

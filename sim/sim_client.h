@@ -31,8 +31,9 @@ class SimClient {
   SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count, uint32_t reply_quorum);
 
   ClientId id() const { return id_; }
-  // A random put / get / del over `key_count` keys; put values are unique
-  // per operation ("c<id>-t<timestamp>").
+  // A random put / get / del / range (or prefix) / cas / txn over
+  // `key_count` keys; written values are unique per operation
+  // ("c<id>-t<timestamp>").
   Bytes random_operation(Rng& rng, uint32_t key_count) const;
 
   // Starts the next operation (timestamps 1, 2, 3, ...) and returns its

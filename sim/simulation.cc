@@ -174,6 +174,13 @@ std::string operation_summary(const Bytes& op) {
     case kv::OpKind::get: return "get " + o->key;
     case kv::OpKind::put: return "put " + o->key + "=" + o->value;
     case kv::OpKind::del: return "del " + o->key;
+    case kv::OpKind::range:
+      return "range [" + o->key + ", " + (o->range_end.empty() ? "end" : o->range_end) + ") limit " +
+             std::to_string(o->limit);
+    case kv::OpKind::cas: return "cas " + o->key + " " + (o->expected ? *o->expected : "<absent>") + "->" + o->value;
+    case kv::OpKind::txn:
+      return "txn " + std::to_string(o->compares.size()) + " compares, " + std::to_string(o->success.size()) + "/" +
+             std::to_string(o->failure.size()) + " ops";
   }
   return "?";
 }
@@ -387,6 +394,7 @@ RunResult Simulation::run() {
                    [](const Violation& a, const Violation& b) { return a.at < b.at; });
   stats_.end_time = now_;
   stats_.executions = checkers_.executions();
+  stats_.model_replayed = checkers_.model_replayed();
   for (const auto& h : hosts_) {
     if (h->byz) stats_.byzantine_tampered += h->byz->tampered();
     if (h->byz || !h->replica) continue;

@@ -13,6 +13,7 @@
 
 #include "client/dev_cluster.h"
 #include "client/kvctl_status.h"
+#include "client/kv_commands.h"
 #include "common/types.h"
 #include "crypto/sodium_crypto.h"
 #include "node/config.h"
@@ -145,6 +146,9 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   StatusOptions status;
   StatusCommands status_cmds = add_status_commands(app, status);
 
+  KvCommands kv;
+  kv.add_to(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -156,6 +160,8 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (init_cmd->parsed()) return config_init(init, out, err);
     if (status_cmds.status->parsed()) return run_status(status, out, err);
     if (status_cmds.watch->parsed()) return run_watch_cluster(status, out, err);
+    int code = 0;
+    if (kv.run(std::cin, out, err, code)) return code;
     if (dev_cmd->parsed()) {
       dev.base_port = static_cast<uint16_t>(dev_base_port);
       return run_dev_cluster(dev, out, err);

@@ -6,6 +6,8 @@
 //   kvctl dev-cluster [--replicas 5] [--base-port 10000] [--data-dir DIR] [--node PATH]
 //                                               runs the 5 dev-mode replicas locally
 //   kvctl status / watch-cluster [...]          the cluster table (kvctl_status.h)
+//   kvctl [--endpoints ..|--config ..] [-o table|json] put|get|del|scan|cas|txn ...
+//                                               key-value commands (see kv_commands.h)
 #pragma once
 
 #include <ostream>

@@ -1,5 +1,8 @@
 #include "http/api.h"
 
+#include "http/kv_routes.h"
+#include "http/query.h"
+
 #include <cstddef>
 #include <exception>
 #include <memory>
@@ -27,61 +30,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Decodes %XX escapes only ('+' stays '+'). False on a malformed escape.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    const int hi = hex_value(in[i + 1]);
-    const int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 // One request being routed: its version and keep-alive, echoed in every answer.
@@ -172,8 +120,10 @@ bool header_request_id(const Request& request, const Reply& reply, std::string& 
 }
 
 // The callback given to the backend: turns its outcome into the answer.
-KvDone answer_outcome(Reply reply) {
-  return [reply = std::move(reply)](KvOutcome outcome) {
+// Reads also report the key's revision; the write's answer keeps the
+// seed's exact shape (its revision is its operation_sequence).
+KvDone answer_outcome(Reply reply, bool with_revision = false) {
+  return [reply = std::move(reply), with_revision](KvOutcome outcome) {
     if (const auto* error = std::get_if<ApiError>(&outcome)) {
       Response res = json_error(error->status, error->message, reply.version, reply.keep_alive);
       if (error->retry_after_s > 0) {
@@ -188,6 +138,7 @@ KvDone answer_outcome(Reply reply) {
     body["operation_sequence"] = result.operation_sequence;
     body["key"] = result.key;
     body["value"] = result.value ? ordered_json(*result.value) : ordered_json(nullptr);
+    if (with_revision) body["revision"] = result.revision ? ordered_json(*result.revision) : ordered_json(nullptr);
     reply.json(dump(body));
   };
 }
@@ -246,7 +197,7 @@ void handle_get(const Request& request, std::string_view query, KvBackend& backe
   if (!query_key(query, limits, reply, key)) return;
   std::string request_id;
   if (!header_request_id(request, reply, request_id)) return;
-  backend.get(std::move(request_id), std::move(key), answer_outcome(reply));
+  backend.get(std::move(request_id), std::move(key), answer_outcome(reply, true));
 }
 
 void handle_local(std::string_view query, KvBackend& backend, const ApiLimits& limits,
@@ -274,9 +225,13 @@ void route(const Request& request, KvBackend& backend, const ApiLimits& limits,
       handle_put(request, backend, limits, reply);
     } else if (method == bhttp::verb::get) {
       handle_get(request, query, backend, limits, reply);
+    } else if (method == bhttp::verb::delete_) {
+      handle_delete(request, query, backend, limits, reply.respond);
     } else {
-      reply.method_not_allowed("GET, POST");
+      reply.method_not_allowed("GET, POST, DELETE");
     }
+  } else if (route_kv_ops(request, path, query, backend, limits, reply.respond)) {
+    // answered there
   } else if (path == kPathKvLocal) {
     if (method != bhttp::verb::get) return reply.method_not_allowed("GET");
     handle_local(query, backend, limits, reply);

@@ -6,7 +6,12 @@
 //   GET  /api/v1/pbft/state                          -> 200 the replica's state (backend.state())
 //   GET  /api/v1/health                              -> 200 Ok
 //
-// KvResult is {"request_id", "operation_sequence", "key", "value"}. The
+// More routes (DELETE /api/v1/kv, /api/v1/kv/range, /api/v1/kv/cas,
+// /api/v1/kv/txn) are in kv_routes.h; docs/API.md describes them all.
+//
+// KvResult is {"request_id", "operation_sequence", "key", "value"}; a read
+// adds "revision" (the sequence of the key's last change, null when
+// absent). The
 // optional `request-id` header (a UUID) makes a write or ordered read
 // idempotent: a retry with the same id gets the first answer. Without it
 // the backend makes up a fresh id.
@@ -25,6 +30,7 @@
 #include <variant>
 
 #include "http/server.h"
+#include "kv/operation.h"
 
 namespace pbft::http {
 
@@ -33,6 +39,7 @@ struct KvResult {
   uint64_t operation_sequence = 0;
   std::string key;
   std::optional<std::string> value;
+  std::optional<uint64_t> revision;  // reads: sent as "revision" (null when absent)
 };
 
 struct ApiError {
@@ -44,6 +51,15 @@ struct ApiError {
 using KvOutcome = std::variant<KvResult, ApiError>;
 using KvDone = std::function<void(KvOutcome)>;
 
+// The answer to any operation: the request id the client sent (or the
+// backend made up) and the cluster's result.
+struct OpReply {
+  std::string request_id;
+  kv::Result result;
+};
+using OpOutcome = std::variant<OpReply, ApiError>;
+using OpDone = std::function<void(OpOutcome)>;
+
 // What the API needs from the node. Calls come from the io thread; `done`
 // must be called exactly once, on the io thread.
 class KvBackend {
@@ -53,6 +69,13 @@ class KvBackend {
   virtual void put(std::string request_id, std::string key, std::string value, KvDone done) = 0;
   virtual void get(std::string request_id, std::string key, KvDone done) = 0;
   virtual std::optional<std::string> get_local(const std::string& key) = 0;
+  // Any operation, ordered through consensus (op.request_id: the client's,
+  // empty when it sent none). Only conflict, bad_operation and too_large
+  // results come back as errors; compare_failed is an answer.
+  virtual void execute(kv::Operation op, OpDone done) {
+    (void)op;
+    done(ApiError{501, "not supported by this backend"});
+  }
   // The JSON object for /api/v1/pbft/state, serialized.
   virtual std::string state_json() = 0;
 };

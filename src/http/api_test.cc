@@ -125,7 +125,7 @@ TEST(RequestId, ValidAndInvalid) {
 // ---- POST /api/v1/kv ----
 
 TEST_F(ApiTest, PutSuccessExactJson) {
-  backend.next = KvResult{kUuid, 7, "k", "v"};
+  backend.next = KvResult{kUuid, 7, "k", "v", 7};  // the revision is not part of a write's answer
   auto req = make_request(bhttp::verb::post, "/api/v1/kv", R"({"key":"k","value":"v"})");
   req.set("request-id", kUuid);
   auto res = run_one(req);
@@ -249,7 +249,7 @@ TEST_F(ApiTest, GetSuccessExactJson) {
   EXPECT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res.body(),
             R"({"request_id":"123e4567-e89b-12d3-a456-426614174000","operation_sequence":9,)"
-            R"("key":"k","value":null})");
+            R"("key":"k","value":null,"revision":null})");
   ASSERT_EQ(backend.calls.size(), 1u);
   EXPECT_EQ(backend.calls[0].op, "get");
   EXPECT_EQ(backend.calls[0].request_id, kUuid);
@@ -400,9 +400,12 @@ TEST_F(ApiTest, UnknownPathsAre404) {
 
 TEST_F(ApiTest, WrongMethodsAre405WithAllow) {
   const std::vector<std::tuple<bhttp::verb, std::string, std::string>> cases = {
-      {bhttp::verb::put, "/api/v1/kv", "GET, POST"},
-      {bhttp::verb::delete_, "/api/v1/kv?key=k", "GET, POST"},
-      {bhttp::verb::head, "/api/v1/kv", "GET, POST"},
+      {bhttp::verb::put, "/api/v1/kv", "GET, POST, DELETE"},
+      {bhttp::verb::patch, "/api/v1/kv?key=k", "GET, POST, DELETE"},
+      {bhttp::verb::head, "/api/v1/kv", "GET, POST, DELETE"},
+      {bhttp::verb::post, "/api/v1/kv/range?prefix=a", "GET"},
+      {bhttp::verb::get, "/api/v1/kv/cas", "POST"},
+      {bhttp::verb::put, "/api/v1/kv/txn", "POST"},
       {bhttp::verb::post, "/api/v1/kv/local?key=k", "GET"},
       {bhttp::verb::post, "/api/v1/pbft/state", "GET"},
       {bhttp::verb::delete_, "/api/v1/health", "GET"},

@@ -7,6 +7,12 @@
 #include "kv/records.h"
 
 namespace pbft::kv {
+
+std::string key_index_key(std::string_view user_key) {
+  std::string k(key_index_prefix);
+  k.append(user_key);
+  return k;
+}
 namespace {
 
 constexpr std::string_view record_key_prefix = "s/d";

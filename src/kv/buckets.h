@@ -12,6 +12,10 @@
 //   "s/g" + bucket (u16 BE)  -> the bucket's current generation (u32 BE), only when non-zero
 //   "s/h" + bucket (u16 BE)  -> the bucket's summary: LtHash (2048 bytes) + u64 LE record count,
 //                               only when the bucket is not empty
+//   "s/o" + user key         -> "" : the ordered key index (one entry per key present),
+//                               outside the digest; see kv_store.h
+//   "s/i"                    -> "1": the key index is complete (written with the first
+//                               entries, so a store from before the index builds it once)
 // Big-endian bucket and generation keep each bucket, and each generation
 // within it, one contiguous key range: one range delete drops a
 // generation, one scan reads a bucket. State transfer writes fetched
@@ -57,6 +61,11 @@ std::string summaries_end();
 bool parse_bucket_key(std::string_view key, std::string_view prefix, uint32_t& bucket);
 inline constexpr std::string_view generation_key_prefix = "s/g";
 inline constexpr std::string_view summary_key_prefix = "s/h";
+
+std::string key_index_key(std::string_view user_key);
+inline constexpr std::string_view key_index_prefix = "s/o";
+inline constexpr std::string_view key_index_end = "s/p";  // past every index entry
+inline constexpr std::string_view key_index_marker = "s/i";
 
 // Values of the generation and summary keys; decoding is exact.
 std::string encode_generation(uint32_t generation);

@@ -3,6 +3,7 @@
 // kv_store_transfer.cc.
 #include "kv/kv_store.h"
 
+#include <map>
 #include <utility>
 
 #include "common/assert.h"
@@ -30,30 +31,6 @@ Bytes KvStore::apply(Seq seq, ByteView operation) {
   Bytes result = execute(seq, *op);
   remember(bucket, record_key, op->request_id, RequestEntry{seq, fingerprint, result});
   return result;
-}
-
-Bytes KvStore::execute(Seq seq, const Operation& op) {
-  const std::string record_key = data_record_key(op.key);
-  const uint32_t bucket = bucket_of(record_key);
-  std::optional<std::string> old = read_record(bucket, record_key);
-  switch (op.kind) {
-    case OpKind::get: {
-      if (!old) return encode_result({ResultStatus::not_found, std::nullopt, seq});
-      std::optional<std::string> value = decode_data_value(*old);
-      PBFT_ASSERT(value.has_value(), "stored data records decode");
-      return encode_result({ResultStatus::ok, std::move(*value), seq});
-    }
-    case OpKind::put:
-      write_record(bucket, record_key, old, encode_data_value(op.value));
-      return encode_result({ResultStatus::ok, std::nullopt, seq});
-    case OpKind::del:
-      if (!old) return encode_result({ResultStatus::not_found, std::nullopt, seq});
-      write_record(bucket, record_key, old, std::nullopt);
-      return encode_result({ResultStatus::ok, std::nullopt, seq});
-  }
-  // decode_operation() admits no other kind.
-  PBFT_ASSERT(false, "unreachable operation kind");
-  return {};
 }
 
 void KvStore::remember(uint32_t bucket, const std::string& record_key, const std::string& request_id,
@@ -93,6 +70,11 @@ void KvStore::write_record(uint32_t bucket, const std::string& record_key, const
     hash_of(bucket).add(LtHash::of_record(record_key, *value));
     ++b.records;
     if (!is_request_bucket(bucket)) ++data_records_;
+  }
+  if (!is_request_bucket(bucket) && old.has_value() != value.has_value()) {
+    // Not part of the digest: no hash, no version change of its own.
+    pending_.insert_or_assign(key_index_key(std::string_view(record_key).substr(1)),
+                              value ? std::optional<std::string>("") : std::nullopt);
   }
   pending_.insert_or_assign(record_storage_key(bucket, generations_[bucket], record_key), std::move(value));
   mark_changed(bucket);
@@ -190,18 +172,77 @@ void KvStore::written() {
 }
 
 std::optional<std::string> KvStore::get(const std::string& key) const {
+  std::optional<DataValue> entry = get_entry(key);
+  if (!entry) return std::nullopt;
+  return std::move(entry->value);
+}
+
+std::optional<DataValue> KvStore::get_entry(const std::string& key) const {
   const std::string record_key = data_record_key(key);
   std::optional<std::string> record = read_record(bucket_of(record_key), record_key);
   if (!record) return std::nullopt;
-  std::optional<std::string> value = decode_data_value(*record);
-  PBFT_ASSERT(value.has_value(), "stored data records decode");
-  return value;
+  std::optional<DataValue> entry = decode_data_record(*record);
+  PBFT_ASSERT(entry.has_value(), "stored data records decode");
+  return entry;
 }
 
 bool KvStore::remembers(const std::string& request_id) const {
   if (request_id.empty()) return false;
   const std::string record_key = request_record_key(request_id);
   return read_record(bucket_of(record_key), record_key).has_value();
+}
+
+}  // namespace pbft::kv
+
+namespace pbft::kv {
+
+// The stored index entries, with the unwritten changes (taken_, then
+// pending_) merged in key order.
+void KvStore::scan_keys(const std::string& start, const std::string& end,
+                        const std::function<bool(const std::string&)>& visit) const {
+  const std::string begin_key = key_index_key(start);
+  const std::string end_key = end.empty() ? std::string(key_index_end) : key_index_key(end);
+  std::map<std::string, bool> overlay;  // index key -> present
+  for (const Overlay* o : {&taken_, &pending_})
+    for (auto it = o->lower_bound(begin_key); it != o->end() && it->first < end_key; ++it)
+      overlay[it->first] = it->second.has_value();
+  const size_t prefix = key_index_prefix.size();
+  auto ov = overlay.begin();
+  bool more = true;
+  storage_.scan(begin_key, end_key, [&](std::string_view key, std::string_view) {
+    for (; more && ov != overlay.end() && ov->first < key; ++ov)
+      if (ov->second) more = visit(ov->first.substr(prefix));
+    if (!more) return false;
+    if (ov != overlay.end() && ov->first == key) {
+      if (ov->second) more = visit(ov->first.substr(prefix));
+      ++ov;
+    } else {
+      more = visit(std::string(key.substr(prefix)));
+    }
+    return more;
+  });
+  for (; more && ov != overlay.end(); ++ov)
+    if (ov->second) more = visit(ov->first.substr(prefix));
+}
+
+std::set<std::string> KvStore::bucket_keys(uint32_t bucket, uint32_t generation, bool overlays) const {
+  std::set<std::string> keys;
+  const std::string begin = generation_prefix(bucket, generation);
+  const std::string end = generation_end(bucket, generation);
+  storage_.scan(begin, end, [&](std::string_view key, std::string_view) {
+    keys.emplace(key.substr(begin.size() + 1));  // past the prefix and the record tag
+    return true;
+  });
+  if (overlays) {
+    for (const Overlay* o : {&taken_, &pending_}) {
+      for (auto it = o->lower_bound(begin); it != o->end() && it->first < end; ++it) {
+        std::string user_key = it->first.substr(begin.size() + 1);
+        if (it->second) keys.insert(std::move(user_key));
+        else keys.erase(user_key);
+      }
+    }
+  }
+  return keys;
 }
 
 }  // namespace pbft::kv

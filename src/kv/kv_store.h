@@ -3,7 +3,9 @@
 // simulator), with an incremental state digest and verified, chunked state
 // transfer.
 //
-// Semantics (unchanged): get/put/del on byte-string keys, plus a bounded
+// Semantics: get/put/del, range, cas and txn on byte-string keys (see
+// operation.h and kv_store_execute.cc), each key with its revision (the
+// sequence of its last change), plus a bounded
 // idempotency table of request ids. An operation with a non-empty request
 // id that was seen before is not executed again. If it is the same
 // operation (same fingerprint, see operation_fingerprint()), apply()
@@ -22,6 +24,18 @@
 // (manifest.h) lists every bucket's leaf digest; leaves are cached and
 // recomputed only for buckets changed since the last checkpoint.
 //
+// Key order: range reads walk the key index, one storage entry per user
+// key present (buckets.h), in byte order. It is not part of the digest and
+// never shipped: it is a function of the data records alone. write_record()
+// (the only way records change outside state transfer) changes the index
+// entry in the same batch as the record, and restore() replaces the entries
+// of every data bucket it installs (old keys out, staged keys in), in the
+// same batch as the generation switch. So replicas with the same records
+// (which the digest and state transfer guarantee) have the same index, and a
+// range read gives the same answer on all of them, after a restart or a
+// transfer too. A store written before the index existed builds it once,
+// from its records, when it opens.
+//
 // Persistence is driven by the host: apply() and restore() only collect
 // changes; take_writes() moves them into the host's batch, written
 // atomically with the protocol state; written() says it was. Reads see
@@ -34,6 +48,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -105,6 +120,11 @@ class KvStore final : public core::StateMachine {
 
   // Local reads of the current state (including changes not yet written).
   std::optional<std::string> get(const std::string& key) const;
+  std::optional<DataValue> get_entry(const std::string& key) const;
+  // Calls visit(key) for the user keys present with start <= key < end
+  // (empty end: no end), in byte order, until it returns false.
+  void scan_keys(const std::string& start, const std::string& end,
+                 const std::function<bool(const std::string&)>& visit) const;
   uint64_t size() const { return data_records_; }  // keys present
   size_t idempotency_size() const { return eviction_order_.size(); }
   bool remembers(const std::string& request_id) const;
@@ -185,9 +205,19 @@ class KvStore final : public core::StateMachine {
   void load();
   void drop_leftover_generations();
   void rebuild_eviction_index();
+  void build_key_index();  // once, for a store from before the key index
+  // The stored keys of data bucket `bucket`, generation `generation`, as
+  // changed by the overlays.
+  std::set<std::string> bucket_keys(uint32_t bucket, uint32_t generation, bool overlays) const;
+
+  // kv_store_execute.cc
+  Bytes execute(Seq seq, const Operation& op);
+  Result execute_range(Seq seq, const Operation& op) const;
+  Result execute_cas(Seq seq, const Operation& op);
+  Result execute_txn(Seq seq, const Operation& op);
+  void put_entry(const std::string& key, const std::optional<std::string>& value, Seq seq);
 
   // kv_store.cc
-  Bytes execute(Seq seq, const Operation& op);
   void remember(uint32_t bucket, const std::string& record_key, const std::string& request_id,
                 const RequestEntry& entry);
   std::optional<std::string> read_record(uint32_t bucket, const std::string& record_key) const;

@@ -22,6 +22,20 @@ KvStore::KvStore(storage::Storage& storage, size_t entries_max)
   load();
   drop_leftover_generations();
   rebuild_eviction_index();
+  if (!storage_.get(key_index_marker)) build_key_index();
+}
+
+// Once per store: the index entries of every stored data record and the
+// marker, in one synced batch (an interrupted build is redone).
+void KvStore::build_key_index() {
+  storage::WriteBatch batch;
+  for (uint32_t bucket = 0; bucket < data_bucket_count; ++bucket) {
+    if (buckets_[bucket].records == 0) continue;
+    for (const std::string& key : bucket_keys(bucket, generations_[bucket], false))
+      batch.put(key_index_key(key), "");
+  }
+  batch.put(std::string(key_index_marker), "1");
+  storage_.write(batch, true);
 }
 
 // Generations and summaries: a few bytes per non-empty bucket, never the

@@ -39,7 +39,15 @@ Result decoded(const Bytes& b) {
 const Result ok{ResultStatus::ok, std::nullopt, 1};
 const Result not_found{ResultStatus::not_found, std::nullopt, 1};
 Result ok_at(Seq seq) { return Result{ResultStatus::ok, std::nullopt, seq}; }
-Result value_at(const std::string& v, Seq seq) { return Result{ResultStatus::ok, v, seq}; }
+// A get's answer: record form, with the key's revision (by default that of
+// the helpers' puts, which run at sequence 1).
+Result value_at(const std::string& v, Seq seq, uint64_t revision = 1) {
+  Result r{ResultStatus::ok, v, seq, ResultForm::record};
+  r.revision = revision;
+  return r;
+}
+Result absent_at(Seq seq) { return Result{ResultStatus::not_found, std::nullopt, seq, ResultForm::record}; }
+const Result absent = absent_at(1);
 Result conflict_at(Seq seq) { return Result{ResultStatus::conflict, std::nullopt, seq}; }
 
 // The state's identity: its manifest.
@@ -48,7 +56,7 @@ Bytes manifest(KvStore& s) { return s.checkpoint(0); }
 TEST(KvStore, ApplySemantics) {
   TestStore store;
   KvStore& s = *store.kv;
-  EXPECT_EQ(get(s, "a"), not_found);
+  EXPECT_EQ(get(s, "a"), absent);
   EXPECT_EQ(del(s, "a"), not_found);
   EXPECT_EQ(put(s, "a", "1"), ok);
   EXPECT_EQ(get(s, "a"), value_at("1", 1));
@@ -59,7 +67,7 @@ TEST(KvStore, ApplySemantics) {
   EXPECT_EQ(s.size(), 2u);
   EXPECT_EQ(del(s, "a"), ok);
   EXPECT_EQ(del(s, "a"), not_found);
-  EXPECT_EQ(get(s, "a"), not_found);
+  EXPECT_EQ(get(s, "a"), absent);
   EXPECT_EQ(s.size(), 1u);
   EXPECT_EQ(s.get("empty"), std::optional<std::string>(""));
   EXPECT_EQ(s.get("a"), std::nullopt);
@@ -70,7 +78,7 @@ TEST(KvStore, ResultsCarryTheSequence) {
   TestStore store;
   KvStore& s = *store.kv;
   EXPECT_EQ(run(s, {OpKind::put, "a", "1"}, 17), ok_at(17));
-  EXPECT_EQ(run(s, {OpKind::get, "a", ""}, 18), value_at("1", 18));
+  EXPECT_EQ(run(s, {OpKind::get, "a", ""}, 18), value_at("1", 18, 17));
   EXPECT_EQ(run(s, {OpKind::del, "b", ""}, 19), (Result{ResultStatus::not_found, std::nullopt, 19}));
   EXPECT_EQ(run(s, {OpKind::del, "a", ""}, ~uint64_t{0}), ok_at(~uint64_t{0}));
 }
@@ -81,7 +89,7 @@ TEST(KvStore, BinaryKeysAndValues) {
   const std::string k("\0k\xff", 3), v("\0\0\x01", 3);
   EXPECT_EQ(put(s, k, v), ok);
   EXPECT_EQ(get(s, k), value_at(v, 1));
-  EXPECT_EQ(get(s, std::string("\0k", 2)), not_found);
+  EXPECT_EQ(get(s, std::string("\0k", 2)), absent);
 }
 
 TEST(KvStore, MalformedOperationsAreBadAndChangeNothing) {
@@ -143,7 +151,7 @@ TEST(KvStore, RetriedGetAndDelReturnTheirFirstAnswers) {
   const Bytes got = apply_id(s, 2, {OpKind::get, "a", "", "G"});
   EXPECT_EQ(decoded(got), value_at("1", 2));
   const Bytes missing = apply_id(s, 2, {OpKind::get, "nope", "", "M"});
-  EXPECT_EQ(decoded(missing), (Result{ResultStatus::not_found, std::nullopt, 2}));
+  EXPECT_EQ(decoded(missing), absent_at(2));
   const Bytes deleted = apply_id(s, 3, {OpKind::del, "a", "", "D"});
   EXPECT_EQ(decoded(deleted), ok_at(3));
   run(s, {OpKind::put, "a", "new"}, 4);
@@ -285,7 +293,7 @@ TEST(KvStore, ManifestLayout) {
   EXPECT_LT(bucket, data_bucket_count);
   for (uint32_t b = 0; b < bucket_count; ++b) {
     if (b == bucket) {
-      EXPECT_EQ((*leaves)[b], bucket_leaf(b, LtHash::of_record("kkey", std::string(1, '\0') + "value")));
+      EXPECT_EQ((*leaves)[b], bucket_leaf(b, LtHash::of_record("kkey", encode_data_value("value", 1))));
       EXPECT_NE((*leaves)[b], Digest{});
     } else {
       EXPECT_EQ((*leaves)[b], Digest{}) << b;
@@ -440,13 +448,13 @@ TEST(KvStore, CheckpointsGetReadViewsOnceWritten) {
   };
   Chunk c = chunk(10);
   ASSERT_EQ(c.records.size(), 1u);
-  EXPECT_EQ(c.records[0].value, std::string(1, '\0') + "old");
+  EXPECT_EQ(c.records[0].value, encode_data_value("old", 1));
   EXPECT_TRUE(c.done);
 
   // Later changes do not show in the checkpoint's view.
   store.put("a", "new", 11);
   store.persist();
-  EXPECT_EQ(chunk(10).records.at(0).value, std::string(1, '\0') + "old");
+  EXPECT_EQ(chunk(10).records.at(0).value, encode_data_value("old", 1));
 
   // A checkpoint followed by changes before they were taken gets no view:
   // no view shows exactly its state.
@@ -456,7 +464,7 @@ TEST(KvStore, CheckpointsGetReadViewsOnceWritten) {
   EXPECT_FALSE(store.kv->has_read_view(20));
   store.kv->checkpoint(30);
   store.persist();
-  EXPECT_EQ(chunk(30).records.at(0).value, std::string(1, '\0') + "newer");
+  EXPECT_EQ(chunk(30).records.at(0).value, encode_data_value("newer", 21));
 
   store.kv->discard_checkpoints_below(30);
   EXPECT_FALSE(store.kv->has_read_view(10));

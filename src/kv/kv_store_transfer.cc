@@ -231,6 +231,16 @@ bool KvStore::restore(Seq seq, ByteView manifest) {
   }
   if (eviction_order_.size() - removed.size() + added.size() > entries_max_) return false;
 
+  // The key index follows the installed data buckets: out with the keys of
+  // the old generation (with its unwritten changes), in with the staged
+  // records (already in storage, see stage_chunk).
+  for (uint32_t b : install) {
+    if (is_request_bucket(b)) continue;
+    for (const std::string& key : bucket_keys(b, generations_[b], true)) pending_.insert_or_assign(key_index_key(key), std::nullopt);
+    for (const std::string& key : bucket_keys(b, transfer_->buckets.at(b).generation, false))
+      pending_.insert_or_assign(key_index_key(key), "");
+  }
+
   for (uint32_t b : install) {
     BucketState& s = buckets_[b];
     StagedBucket& staged = transfer_->buckets.at(b);

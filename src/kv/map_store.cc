@@ -20,6 +20,10 @@ Bytes MapStore::apply(Seq seq, ByteView operation) {
     case OpKind::del:
       return encode_result({data_.erase(op->key) > 0 ? ResultStatus::ok : ResultStatus::not_found,
                             std::nullopt, seq});
+    case OpKind::range:
+    case OpKind::cas:
+    case OpKind::txn:
+      break;  // not needed by the core's tests; KvStore has them
   }
   return encode_result({ResultStatus::bad_operation, std::nullopt, seq});
 }

@@ -1,7 +1,8 @@
 // A key-value state machine held in a std::map whose checkpoint manifest is
 // the whole state. For tests of the protocol core, where state size does not
 // matter and state transfer is a matter of handing over the manifest: the
-// replicated store is KvStore. No request-id idempotency.
+// replicated store is KvStore. No request-id idempotency; get, put and del
+// only (other operations answer bad_operation).
 #pragma once
 
 #include <map>

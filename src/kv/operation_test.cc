@@ -170,7 +170,8 @@ TEST(Result, ExactEncoding) {
 
 TEST(Result, Malformed) {
   EXPECT_FALSE(decode_result(Bytes{}).has_value());
-  for (int status : {4, 5, 0x80, 0xff}) {
+  // Unknown statuses (6..15) and forms (4..15).
+  for (int status : {6, 15, 0x40, 0x80, 0xff}) {
     Bytes b{static_cast<uint8_t>(status), 0, 0, 0, 0, 0, 0, 0, 0};
     EXPECT_FALSE(decode_result(b).has_value()) << status;
   }
@@ -197,6 +198,138 @@ TEST(Result, Malformed) {
   put_u32(big, static_cast<uint32_t>(value_bytes_max + 1));
   big.resize(big.size() + value_bytes_max + 1, 'v');
   EXPECT_FALSE(decode_result(big).has_value());
+}
+
+}  // namespace
+}  // namespace pbft::kv
+
+namespace pbft::kv {
+namespace {
+
+Operation sample_range() {
+  Operation op{OpKind::range, "a", "", "id-r"};
+  op.range_end = "b";
+  op.limit = 10;
+  return op;
+}
+
+Operation sample_cas(std::optional<std::string> expected) {
+  Operation op{OpKind::cas, "k", "new"};
+  op.expected = std::move(expected);
+  return op;
+}
+
+Operation sample_txn() {
+  Operation op{OpKind::txn, "", "", "id-t"};
+  op.compares = {{CompareTarget::value, "a", "1", 0},
+                 {CompareTarget::absent, "b", "", 0},
+                 {CompareTarget::revision, "c", "", 42}};
+  op.success = {{OpKind::put, "a", "2"}, {OpKind::del, "b", ""}, {OpKind::get, "c", ""}};
+  op.failure = {{OpKind::get, "a", ""}};
+  return op;
+}
+
+TEST(Operation, NewKindsRoundTrip) {
+  const Operation ops[] = {sample_range(), sample_cas(std::nullopt), sample_cas(""), sample_cas("old"), sample_txn(),
+                           Operation{OpKind::txn, "", ""}};
+  for (const Operation& op : ops) {
+    const Bytes b = encode_operation(op);
+    auto back = decode_operation(b);
+    ASSERT_TRUE(back.has_value()) << static_cast<int>(op.kind);
+    EXPECT_EQ(*back, op);
+    EXPECT_EQ(encode_operation(*back), b);
+    // Every truncation and any trailing byte is malformed.
+    for (size_t n = 0; n < b.size(); ++n) EXPECT_FALSE(decode_operation(ByteView(b.data(), n)).has_value()) << n;
+    Bytes longer = b;
+    longer.push_back(0);
+    EXPECT_FALSE(decode_operation(longer).has_value());
+  }
+  // cas absent vs cas expecting the empty value differ on the wire.
+  EXPECT_NE(encode_operation(sample_cas(std::nullopt)), encode_operation(sample_cas("")));
+}
+
+TEST(Operation, NewKindsAreStrict) {
+  // A range limit of 0 or above the bound.
+  for (uint32_t limit : {0u, range_limit_max + 1}) {
+    Operation op = sample_range();
+    op.limit = limit;
+    EXPECT_FALSE(decode_operation(encode_operation(op)).has_value()) << limit;
+  }
+  // cas: the expect flag is 0 or 1.
+  Bytes cas = encode_operation(sample_cas(std::nullopt));
+  const size_t flag_at = 1 + 4 + 4 + 1;  // kind, empty request id, key "k"
+  ASSERT_EQ(cas[flag_at], 0);
+  cas[flag_at] = 2;
+  EXPECT_FALSE(decode_operation(cas).has_value());
+  // A transaction holds get, put and del only, and valid compare targets.
+  // kind, empty request id, 0 compares, 1 success op of kind range (4), key "", 0 failure ops
+  Bytes nested{6, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_FALSE(decode_operation(nested).has_value());
+  nested[13] = 1;  // a get: fine
+  EXPECT_TRUE(decode_operation(nested).has_value());
+  Bytes bad_compare{6, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_FALSE(decode_operation(bad_compare).has_value());
+  bad_compare[9] = 2;  // absent
+  EXPECT_TRUE(decode_operation(bad_compare).has_value());
+  // Counts over the bounds.
+  Bytes many{6, 0, 0, 0, 0};
+  put_u32(many, txn_compares_max + 1);
+  EXPECT_FALSE(decode_operation(many).has_value());
+}
+
+TEST(Result, NewFormsRoundTrip) {
+  Result record{ResultStatus::ok, "v", 7, ResultForm::record};
+  record.revision = 5;
+  Result absent{ResultStatus::not_found, std::nullopt, 7, ResultForm::record};
+  Result failed{ResultStatus::compare_failed, "cur", 7, ResultForm::record};
+  failed.revision = 3;
+  Result range{ResultStatus::ok, std::nullopt, 7, ResultForm::range};
+  range.entries = {{"a", "1", 2}, {"b", "", 3}};
+  range.next = "c";
+  Result empty_range{ResultStatus::ok, std::nullopt, 7, ResultForm::range};
+  Result txn{ResultStatus::ok, std::nullopt, 7, ResultForm::txn};
+  txn.succeeded = true;
+  txn.responses = {Result{ResultStatus::ok, std::nullopt, 7}, record, absent};
+  Result too_large{ResultStatus::too_large, std::nullopt, 7, ResultForm::txn};
+  for (const Result& r : {record, absent, failed, range, empty_range, txn, too_large}) {
+    const Bytes b = encode_result(r);
+    auto back = decode_result(b);
+    ASSERT_TRUE(back.has_value()) << static_cast<int>(r.form);
+    EXPECT_EQ(*back, r);
+    for (size_t n = 0; n < b.size(); ++n) {
+      auto cut = decode_result(ByteView(b.data(), n));
+      // A plain result cut right after the sequence is itself well formed.
+      if (cut) {
+        EXPECT_EQ(encode_result(*cut), Bytes(b.begin(), b.begin() + static_cast<long>(n)));
+      }
+    }
+    Bytes longer = b;
+    longer.push_back(0);
+    EXPECT_FALSE(decode_result(longer).has_value());
+  }
+  // The form is in the high nibble of the first byte.
+  EXPECT_EQ(encode_result(record)[0], 0x10);
+  EXPECT_EQ(encode_result(failed)[0], 0x14);
+  EXPECT_EQ(encode_result(range)[0], 0x20);
+  // A get's answer in plain form (as older replies caches hold it) still decodes.
+  EXPECT_EQ(decode_result(encode_result({ResultStatus::ok, "v", 1}))->value, "v");
+}
+
+TEST(Result, ATransactionDoesNotNestRangesOrTransactions) {
+  Result txn{ResultStatus::ok, std::nullopt, 7, ResultForm::txn};
+  Bytes b = encode_result(txn);  // succeeded 0, count 0
+  const Bytes inner = encode_result(Result{ResultStatus::ok, std::nullopt, 7, ResultForm::range});
+  b[b.size() - 4] = 1;
+  put_u32(b, static_cast<uint32_t>(inner.size()));
+  b.insert(b.end(), inner.begin(), inner.end());
+  EXPECT_FALSE(decode_result(b).has_value());
+  // The same with a record inside is fine.
+  Bytes ok = encode_result(txn);
+  const Bytes rec = encode_result(Result{ResultStatus::ok, std::nullopt, 7, ResultForm::record});
+  ok[ok.size() - 4] = 1;
+  put_u32(ok, static_cast<uint32_t>(rec.size()));
+  ok.insert(ok.end(), rec.begin(), rec.end());
+  EXPECT_TRUE(decode_result(ok).has_value());
 }
 
 }  // namespace

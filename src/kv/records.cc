@@ -1,5 +1,7 @@
 #include "kv/records.h"
 
+#include <utility>
+
 namespace pbft::kv {
 namespace {
 
@@ -39,10 +41,33 @@ std::string encode_data_value(std::string_view value) {
   return v;
 }
 
+std::string encode_data_value(std::string_view value, uint64_t revision) {
+  std::string v;
+  v.reserve(1 + 8 + value.size());
+  v.push_back(static_cast<char>(data_format_revision));
+  store_u64(v, revision);
+  v.append(value);
+  return v;
+}
+
+std::optional<DataValue> decode_data_record(std::string_view record_value) {
+  if (record_value.empty()) return std::nullopt;
+  switch (static_cast<uint8_t>(record_value[0])) {
+    case data_format_plain:
+      if (record_value.size() - 1 > value_bytes_max) return std::nullopt;
+      return DataValue{std::string(record_value.substr(1)), 0};
+    case data_format_revision:
+      if (record_value.size() < 9 || record_value.size() - 9 > value_bytes_max) return std::nullopt;
+      return DataValue{std::string(record_value.substr(9)), load_u64(record_value, 1)};
+    default:
+      return std::nullopt;
+  }
+}
+
 std::optional<std::string> decode_data_value(std::string_view record_value) {
-  if (record_value.empty() || static_cast<uint8_t>(record_value[0]) != data_format_plain) return std::nullopt;
-  if (record_value.size() - 1 > value_bytes_max) return std::nullopt;
-  return std::string(record_value.substr(1));
+  std::optional<DataValue> d = decode_data_record(record_value);
+  if (!d) return std::nullopt;
+  return std::move(d->value);
 }
 
 std::string encode_request_entry(const RequestEntry& entry) {
@@ -63,6 +88,8 @@ std::optional<RequestEntry> decode_request_entry(std::string_view record_value) 
   std::optional<Result> r = decode_result(e.result);
   if (!r || r->sequence != e.seq) return std::nullopt;
   if (r->status == ResultStatus::bad_operation || r->status == ResultStatus::conflict) return std::nullopt;
+  for (const Result& sub : r->responses)
+    if (sub.sequence != e.seq) return std::nullopt;
   return e;
 }
 

@@ -37,8 +37,20 @@ std::set<uint32_t> non_empty_buckets(const TestStore& s) {
   return out;
 }
 
-// B holds exactly A's records and manifest, and answers alike.
+std::vector<std::string> keys_of(const KvStore& s) {
+  std::vector<std::string> keys;
+  s.scan_keys("", "", [&](const std::string& k) {
+    keys.push_back(k);
+    return true;
+  });
+  return keys;
+}
+
+// B holds exactly A's records and manifest, and answers alike (range reads
+// included: the key index followed the transfer).
 void expect_same_state(TestStore& a, TestStore& b) {
+  EXPECT_EQ(keys_of(*b.kv), keys_of(*a.kv));
+  EXPECT_EQ(keys_of(*b.kv).size(), a.kv->size());
   EXPECT_EQ(b.manifest(), a.manifest());
   EXPECT_EQ(stored_records(b.storage), stored_records(a.storage));
   EXPECT_EQ(b.kv->size(), a.kv->size());

@@ -8,6 +8,7 @@
 #include "node/logging.h"
 #include "storage/memory_storage.h"
 #include "storage/rocks_storage.h"
+#include "wire/codec.h"
 
 namespace pbft::node {
 namespace {
@@ -364,13 +365,41 @@ void Node::get(std::string request_id, std::string key, http::KvDone done) {
 }
 
 void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
+  order(op, std::move(request_id), [op, done = std::move(done)](http::OpOutcome o) {
+    if (auto* error = std::get_if<http::ApiError>(&o)) {
+      done(std::move(*error));
+      return;
+    }
+    const http::OpReply& reply = std::get<http::OpReply>(o);
+    const kv::Result& r = reply.result;
+    http::KvResult out{reply.request_id, r.sequence, op.key, std::nullopt};
+    if (op.kind == kv::OpKind::put) {
+      out.value = op.value;
+      out.revision = r.sequence;
+    } else if (r.status == kv::ResultStatus::ok) {
+      out.value = r.value;
+      // A get answered before revisions (plain form, from a reply cache) has none.
+      if (r.form == kv::ResultForm::record) out.revision = r.revision;
+    }
+    done(std::move(out));
+  });
+}
+
+static_assert(kv::result_bytes_max <= wire::result_bytes_max, "every KV answer fits a reply");
+
+void Node::execute(kv::Operation op, http::OpDone done) {
+  std::string request_id = op.request_id.empty() ? new_request_id() : op.request_id;
+  order(std::move(op), std::move(request_id), std::move(done));
+}
+
+void Node::order(kv::Operation op, std::string request_id, http::OpDone done) {
   if (auto error = unavailable()) {
     done(*error);
     return;
   }
   uint32_t timeout_ms = config_.request_timeout_ms;
   const auto submitted = std::chrono::steady_clock::now();
-  gateway_->submit(op, [this, submitted, op, request_id, timeout_ms,
+  gateway_->submit(op, [this, submitted, request_id, timeout_ms,
                         done = std::move(done)](GatewayOutcome o) {
     if (std::holds_alternative<GatewayTimeout>(o)) {
       done(http::ApiError{504, "request not committed within " + std::to_string(timeout_ms) +
@@ -381,7 +410,7 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
       done(http::ApiError{503, "too many requests in flight on this replica", 1});
       return;
     }
-    const kv::Result& r = std::get<kv::Result>(o);
+    kv::Result& r = std::get<kv::Result>(o);
     const double latency_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
     metrics_.commit_latency_s.observe(latency_s);
@@ -394,14 +423,16 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
       case kv::ResultStatus::bad_operation:
         done(http::ApiError{500, "the cluster could not execute the operation"});
         return;
+      case kv::ResultStatus::too_large:
+        done(http::ApiError{413, "the transaction's answer would exceed " +
+                                     std::to_string(kv::result_bytes_max) + " bytes; nothing was written"});
+        return;
       case kv::ResultStatus::ok:
       case kv::ResultStatus::not_found:
+      case kv::ResultStatus::compare_failed:
         break;
     }
-    http::KvResult out{request_id, r.sequence, op.key, std::nullopt};
-    if (op.kind == kv::OpKind::put) out.value = op.value;
-    else if (r.status == kv::ResultStatus::ok) out.value = r.value;
-    done(std::move(out));
+    done(http::OpReply{request_id, std::move(r)});
   });
 }
 

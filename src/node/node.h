@@ -46,6 +46,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   // http::KvBackend
   void put(std::string request_id, std::string key, std::string value, http::KvDone done) override;
   void get(std::string request_id, std::string key, http::KvDone done) override;
+  void execute(kv::Operation op, http::OpDone done) override;
   std::optional<std::string> get_local(const std::string& key) override;
   std::string state_json() override;
 
@@ -76,6 +77,9 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void drive_fetcher();
   void log_fetch_progress(bool done);
   void submit(kv::Operation op, std::string request_id, http::KvDone done);
+  // Orders `op` and answers with its result, or the error the seed routes
+  // give for a timeout, a busy gateway, a conflict or a failed execution.
+  void order(kv::Operation op, std::string request_id, http::OpDone done);
   std::optional<http::ApiError> unavailable() const;
   std::string new_request_id();
   void log_transitions();

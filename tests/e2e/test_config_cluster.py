@@ -1,4 +1,5 @@
 """A cluster made with `kvctl config init` and started from its config files."""
+import json
 import os
 import signal
 import subprocess
@@ -39,6 +40,12 @@ class ConfiguredCluster(unittest.TestCase):
                 r = c.get(2, "configured")
                 self.assertEqual(r.status, 200, r.body)
                 self.assertEqual(r.json()["value"], "yes")
+                # kvctl finds every replica through --config.
+                cfg = os.path.join(d, "replica-2.toml")
+                got = subprocess.run([KVCTL, "--config", cfg, "-o", "json", "get", "configured"],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertEqual(got.returncode, 0, got.stderr)
+                self.assertEqual(json.loads(got.stdout)["value"], "yes")
                 # SIGTERM: the replica exits cleanly in under 2 seconds.
                 start = time.time()
                 procs[3].send_signal(signal.SIGTERM)

@@ -1,0 +1,79 @@
+#include "client/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <chrono>
+
+namespace pbft::client {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+Endpoint parse_endpoint(const std::string& text) {
+  std::string t = text;
+  if (t.starts_with("http://")) t = t.substr(7);
+  while (t.ends_with("/")) t.pop_back();
+  const size_t colon = t.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == t.size())
+    throw std::invalid_argument("endpoint '" + text + "' is not host:port");
+  uint32_t port = 0;
+  for (char c : t.substr(colon + 1)) {
+    if (!std::isdigit(static_cast<unsigned char>(c)) || port > 65535) throw std::invalid_argument("endpoint '" + text + "' has a bad port");
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (port == 0 || port > 65535) throw std::invalid_argument("endpoint '" + text + "' has a bad port");
+  return Endpoint{t.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+HttpAnswer http_call(const Endpoint& to, const std::string& method, const std::string& target,
+                     const std::string& body, const std::map<std::string, std::string>& headers,
+                     uint32_t timeout_ms) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(to.host, std::to_string(to.port), ec);
+  if (ec) throw HttpUnreachable(to.name() + ": cannot resolve: " + ec.message());
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  io.run();
+  if (ec) throw HttpUnreachable(to.name() + ": cannot connect: " + ec.message());
+
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, to.name());
+  req.set(bhttp::field::user_agent, "kvctl");
+  for (const auto& [name, value] : headers) req.set(name, value);
+  if (!body.empty() || method == "POST") {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64u << 20);
+  io.restart();
+  bhttp::async_write(stream, req, [&](beast::error_code e, size_t) {
+    ec = e;
+    if (!e) bhttp::async_read(stream, buffer, parser, [&](beast::error_code e2, size_t) { ec = e2; });
+  });
+  io.run();
+  if (ec) throw HttpUnreachable(to.name() + ": " + (ec == beast::error::timeout ? "no answer within " + std::to_string(timeout_ms) + " ms" : ec.message()));
+  const auto& res = parser.get();
+  HttpAnswer out;
+  out.status = res.result_int();
+  out.body = res.body();
+  for (const auto& field : res) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return out;
+}
+
+}  // namespace pbft::client

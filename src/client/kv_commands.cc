@@ -1,0 +1,263 @@
+#include "client/kv_commands.h"
+
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "client/http_client.h"
+#include "node/config.h"
+
+namespace pbft::client {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A kvctl failure: the message for stderr, exit code 1.
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string new_uuid() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint32_t> d;
+  char buf[37];
+  uint32_t a = d(rd), b = d(rd), c = d(rd), e = d(rd);
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%04x%08x", a, b >> 16, b & 0xfff, (c >> 16 & 0x3fff) | 0x8000,
+                c & 0xffff, e);
+  return buf;
+}
+
+std::string url_encode(const std::string& s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::vector<Endpoint> endpoints_of(const KvCommands& k) {
+  std::vector<Endpoint> out;
+  if (!k.config.empty()) {
+    if (!k.endpoints.empty()) throw Failure("give --endpoints or --config, not both");
+    node::NodeConfig config;
+    try {
+      config = node::load_config_file(k.config);
+    } catch (const std::exception& e) {
+      throw Failure(std::string("cannot read --config: ") + e.what());
+    }
+    for (const node::Member& m : config.members) out.push_back(Endpoint{m.host, m.http_port});
+    return out;
+  }
+  std::vector<std::string> texts = k.endpoints;
+  if (texts.empty()) texts.push_back("127.0.0.1:10000");
+  for (const std::string& t : texts) {
+    std::stringstream parts(t);
+    std::string one;
+    while (std::getline(parts, one, ',')) {
+      if (one.empty()) continue;
+      try {
+        out.push_back(parse_endpoint(one));
+      } catch (const std::invalid_argument& e) {
+        throw Failure(e.what());
+      }
+    }
+  }
+  if (out.empty()) throw Failure("no endpoints given");
+  return out;
+}
+
+// Sends the request to the endpoints in turn until one answers with
+// something other than 503/504; returns the JSON of a 200 answer and
+// throws Failure with the server's error otherwise.
+json call(const KvCommands& k, const std::string& method, const std::string& target, const std::string& body) {
+  const std::vector<Endpoint> endpoints = endpoints_of(k);
+  const std::map<std::string, std::string> headers{{"request-id", new_uuid()}};
+  std::string last;
+  for (const Endpoint& e : endpoints) {
+    HttpAnswer a;
+    try {
+      a = http_call(e, method, target, body, headers, k.timeout_ms);
+    } catch (const HttpUnreachable& u) {
+      last = u.what();
+      continue;
+    }
+    json j = json::parse(a.body, nullptr, false);
+    if (a.status == 200) {
+      if (j.is_discarded() || !j.is_object()) throw Failure(e.name() + " answered with something that is not JSON");
+      return j;
+    }
+    std::string message = j.is_object() && j.contains("error") && j["error"].is_string()
+                              ? j["error"].get<std::string>()
+                              : a.body.substr(0, 200);
+    last = e.name() + ": " + std::to_string(a.status) + " " + message;
+    if (a.status == 503 || a.status == 504) continue;  // another replica may do better
+    throw Failure(last);
+  }
+  throw Failure("no endpoint answered (last: " + last + ")");
+}
+
+std::string text(const json& v) { return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// A table: a header line and rows, columns padded to their widest cell.
+void table(std::ostream& out, const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(head.size());
+  for (size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out << cells[i];
+      if (i + 1 < cells.size()) out << std::string(width[i] - cells[i].size() + 2, ' ');
+    }
+    out << "\n";
+  };
+  line(head);
+  for (const auto& r : rows) line(r);
+}
+
+int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream& err) {
+  const bool as_json = k.output == "json";
+  if (k.put->parsed()) {
+    json j = call(k, "POST", "/api/v1/kv", json{{"key", k.key}, {"value", k.value}}.dump());
+    if (as_json) out << j.dump() << "\n";
+    else table(out, {"KEY", "REVISION"}, {{k.key, text(j["operation_sequence"])}});
+    return 0;
+  }
+  if (k.get->parsed()) {
+    json j = call(k, "GET", "/api/v1/kv?key=" + url_encode(k.key), "");
+    if (as_json) out << j.dump() << "\n";
+    if (j["value"].is_null()) {
+      err << "kvctl get: " << k.key << ": not found\n";
+      return 1;
+    }
+    if (!as_json) table(out, {"KEY", "VALUE", "REVISION"}, {{k.key, text(j["value"]), text(j["revision"])}});
+    return 0;
+  }
+  if (k.del->parsed()) {
+    json j = call(k, "DELETE", "/api/v1/kv?key=" + url_encode(k.key), "");
+    if (as_json) out << j.dump() << "\n";
+    else table(out, {"KEY", "DELETED"}, {{k.key, j["deleted"].get<bool>() ? "1" : "0"}});
+    return 0;
+  }
+  if (k.scan->parsed()) {
+    if (!k.prefix.empty() && (!k.start.empty() || !k.end.empty()))
+      throw Failure("give --prefix or --start/--end, not both");
+    std::string base = "/api/v1/kv/range?";
+    if (!k.prefix.empty()) base += "prefix=" + url_encode(k.prefix);
+    else base += "start=" + url_encode(k.start) + (k.end.empty() ? "" : "&end=" + url_encode(k.end));
+    json entries = json::array();
+    std::string token;
+    for (;;) {
+      const uint32_t left = k.limit == 0 ? 1000 : std::min<uint32_t>(1000, k.limit - static_cast<uint32_t>(entries.size()));
+      json page = call(k, "GET", base + "&limit=" + std::to_string(left) + (token.empty() ? "" : "&token=" + token), "");
+      for (auto& e : page["entries"]) entries.push_back(e);
+      if (!page["more"].get<bool>() || (k.limit != 0 && entries.size() >= k.limit)) break;
+      token = page["token"].get<std::string>();
+    }
+    if (as_json) {
+      out << json{{"entries", entries}, {"count", entries.size()}}.dump() << "\n";
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (auto& e : entries) rows.push_back({text(e["key"]), text(e["value"]), text(e["revision"])});
+      table(out, {"KEY", "VALUE", "REVISION"}, rows);
+    }
+    return 0;
+  }
+  if (k.cas->parsed()) {
+    if (k.expect_absent == (k.cas->count("--expect") > 0))
+      throw Failure("cas needs exactly one of --expect VALUE or --expect-absent");
+    json body{{"key", k.key}, {"value", k.value}, {"expected", k.expect_absent ? json(nullptr) : json(k.expect)}};
+    json j = call(k, "POST", "/api/v1/kv/cas", body.dump());
+    const bool ok = j["succeeded"].get<bool>();
+    if (as_json) out << j.dump() << "\n";
+    else table(out, {"KEY", "SUCCEEDED", "VALUE", "REVISION"}, {{k.key, ok ? "1" : "0", text(j["value"]), text(j["revision"])}});
+    if (!ok) {
+      err << "kvctl cas: " << k.key << ": compare failed (current value: "
+          << (j["value"].is_null() ? std::string("absent") : "'" + text(j["value"]) + "'") << ")\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (k.txn->parsed()) {
+    std::string body;
+    if (k.txn_file.empty() || k.txn_file == "-") {
+      body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else {
+      std::ifstream f(k.txn_file);
+      if (!f) throw Failure("cannot read " + k.txn_file);
+      body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    if (json::parse(body, nullptr, false).is_discarded()) throw Failure("the transaction is not valid JSON");
+    json j = call(k, "POST", "/api/v1/kv/txn", body);
+    if (as_json) {
+      out << j.dump() << "\n";
+    } else {
+      out << (j["succeeded"].get<bool>() ? "SUCCESS" : "FAILURE") << " at sequence " << text(j["operation_sequence"])
+          << "\n";
+      std::vector<std::vector<std::string>> rows;
+      for (auto& r : j["results"])
+        rows.push_back({text(r["op"]), text(r["key"]), r.contains("value") ? text(r["value"]) : "",
+                        r.contains("deleted") ? (r["deleted"].get<bool>() ? "deleted" : "absent") : text(r["revision"])});
+      table(out, {"OP", "KEY", "VALUE", "REVISION"}, rows);
+    }
+    return 0;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void KvCommands::add_to(CLI::App& app) {
+  app.add_option("--endpoints", endpoints, "Replica HTTP endpoints, host:port, comma-separated (default 127.0.0.1:10000)")
+      ->delimiter(',');
+  app.add_option("--config", config, "A replica's TOML config: talk to every replica it lists");
+  app.add_option("-o,--output", output, "Output format")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  app.add_option("--timeout-ms", timeout_ms, "Per-endpoint request timeout")->capture_default_str();
+
+  put = app.add_subcommand("put", "Set a key");
+  put->add_option("key", key)->required();
+  put->add_option("value", value)->required();
+  get = app.add_subcommand("get", "Read a key through consensus (exit 1 when absent)");
+  get->add_option("key", key)->required();
+  del = app.add_subcommand("del", "Delete a key");
+  del->add_option("key", key)->required();
+  scan = app.add_subcommand("scan", "List keys in order (every page), by prefix or range");
+  scan->add_option("--prefix", prefix, "Keys starting with this");
+  scan->add_option("--start", start, "First key (inclusive)");
+  scan->add_option("--end", end, "Last key (exclusive)");
+  scan->add_option("--limit", limit, "At most this many keys (default: all)");
+  cas = app.add_subcommand("cas", "Compare-and-swap: set KEY to VALUE if it holds --expect (exit 1 otherwise)");
+  cas->add_option("key", key)->required();
+  cas->add_option("value", value)->required();
+  auto* e = cas->add_option("--expect", expect, "The value KEY must hold");
+  auto* a = cas->add_flag("--expect-absent", expect_absent, "KEY must be absent");
+  e->excludes(a);
+  txn = app.add_subcommand("txn", "Run a transaction given as JSON (docs/API.md), from FILE or stdin");
+  txn->add_option("file", txn_file, "The JSON file; - or none: stdin");
+  for (CLI::App* sub : {put, get, del, scan, cas, txn}) sub->fallthrough();
+}
+
+bool KvCommands::run(std::istream& in, std::ostream& out, std::ostream& err, int& exit_code) {
+  for (CLI::App* sub : {put, get, del, scan, cas, txn}) {
+    if (!sub->parsed()) continue;
+    try {
+      exit_code = run_command(*this, in, out, err);
+    } catch (const Failure& f) {
+      err << "kvctl " << sub->get_name() << ": " << f.what() << "\n";
+      exit_code = 1;
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace pbft::client
