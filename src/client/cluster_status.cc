@@ -40,20 +40,29 @@ ReplicaStatus status_from_answers(const Endpoint& endpoint, const std::string& s
 }
 
 ReplicaStatus fetch_status(const Endpoint& endpoint, uint32_t timeout_ms) {
-  FetchResult state = http_get(endpoint, "/api/v1/pbft/state", timeout_ms);
-  if (!state.ok || state.status != 200) {
+  HttpAnswer state;
+  try {
+    state = http_call(endpoint, "GET", "/api/v1/pbft/state", "", {}, timeout_ms);
+  } catch (const HttpUnreachable& e) {
     ReplicaStatus s;
     s.endpoint = endpoint;
-    s.error = state.ok ? "HTTP " + std::to_string(state.status) : state.error;
+    s.error = e.what();
     return s;
   }
-  FetchResult ready = http_get(endpoint, "/api/v1/ready", timeout_ms);
-  if (!ready.ok) {
+  if (state.status != 200) {
+    ReplicaStatus s;
+    s.endpoint = endpoint;
+    s.error = "HTTP " + std::to_string(state.status);
+    return s;
+  }
+  try {
+    HttpAnswer ready = http_call(endpoint, "GET", "/api/v1/ready", "", {}, timeout_ms);
+    return status_from_answers(endpoint, state.body, ready.status, ready.body);
+  } catch (const HttpUnreachable& e) {
     ReplicaStatus s = status_from_answers(endpoint, state.body, 0, "");
-    s.not_ready_reason = "/api/v1/ready: " + ready.error;
+    s.not_ready_reason = std::string("/api/v1/ready: ") + e.what();
     return s;
   }
-  return status_from_answers(endpoint, state.body, ready.status, ready.body);
 }
 
 std::string format_status_table(const std::vector<ReplicaStatus>& rows) {
@@ -63,12 +72,12 @@ std::string format_status_table(const std::vector<ReplicaStatus>& rows) {
   size_t reachable = 0, ready = 0;
   for (const ReplicaStatus& r : rows) {
     if (!r.reachable) {
-      cells.push_back({"?", r.endpoint.text(), "-", "-", "-", "-", "-", "no (" + r.error + ")", "-"});
+      cells.push_back({"?", r.endpoint.name(), "-", "-", "-", "-", "-", "no (" + r.error + ")", "-"});
       continue;
     }
     ++reachable;
     if (r.ready) ++ready;
-    cells.push_back({r.id ? std::to_string(*r.id) : "?", r.endpoint.text(), r.error.empty() ? r.role : "?",
+    cells.push_back({r.id ? std::to_string(*r.id) : "?", r.endpoint.name(), r.error.empty() ? r.role : "?",
                      std::to_string(r.view), std::to_string(r.last_executed),
                      r.stable_checkpoint ? std::to_string(*r.stable_checkpoint) : "-",
                      std::to_string(r.connected_peers), r.error.empty() ? "yes" : "yes (" + r.error + ")",
@@ -95,7 +104,7 @@ nlohmann::ordered_json status_json(const std::vector<ReplicaStatus>& rows) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const ReplicaStatus& r : rows) {
     nlohmann::ordered_json j;
-    j["endpoint"] = r.endpoint.text();
+    j["endpoint"] = r.endpoint.name();
     j["reachable"] = r.reachable;
     j["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
     if (r.reachable) {

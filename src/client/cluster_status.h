@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "client/http_fetch.h"
+#include "client/http_client.h"
 
 namespace pbft::client {
 

@@ -9,21 +9,6 @@ namespace {
 
 const Endpoint kE{"127.0.0.1", 10001};
 
-TEST(ParseEndpoint, AcceptsHostPortWithOrWithoutScheme) {
-  Endpoint a = parse_endpoint("127.0.0.1:10000");
-  EXPECT_EQ(a.host, "127.0.0.1");
-  EXPECT_EQ(a.port, 10000);
-  Endpoint b = parse_endpoint("http://node-3.example:7003/");
-  EXPECT_EQ(b.host, "node-3.example");
-  EXPECT_EQ(b.port, 7003);
-}
-
-TEST(ParseEndpoint, RejectsWhatIsNotHostPort) {
-  for (const char* bad : {"localhost", ":80", "host:", "host:0", "host:70000", "host:12x", "https://h:1"}) {
-    EXPECT_THROW(parse_endpoint(bad), std::invalid_argument) << bad;
-  }
-}
-
 TEST(StatusFromAnswers, ReadsRoleViewProgressAndReadiness) {
   ReplicaStatus s = status_from_answers(
       kE,

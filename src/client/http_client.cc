@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 
 namespace pbft::client {
@@ -15,19 +16,21 @@ namespace bhttp = beast::http;
 using tcp = boost::asio::ip::tcp;
 
 Endpoint parse_endpoint(const std::string& text) {
-  std::string t = text;
-  if (t.starts_with("http://")) t = t.substr(7);
-  while (t.ends_with("/")) t.pop_back();
-  const size_t colon = t.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == t.size())
-    throw std::invalid_argument("endpoint '" + text + "' is not host:port");
-  uint32_t port = 0;
-  for (char c : t.substr(colon + 1)) {
-    if (!std::isdigit(static_cast<unsigned char>(c)) || port > 65535) throw std::invalid_argument("endpoint '" + text + "' has a bad port");
-    port = port * 10 + static_cast<uint32_t>(c - '0');
+  std::string_view s = text;
+  if (s.starts_with("http://")) s.remove_prefix(7);
+  if (s.starts_with("https://")) throw std::invalid_argument("endpoint " + text + ": https is not supported");
+  if (s.ends_with('/')) s.remove_suffix(1);
+  const size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) {
+    throw std::invalid_argument("endpoint " + text + ": expected host:port");
   }
-  if (port == 0 || port > 65535) throw std::invalid_argument("endpoint '" + text + "' has a bad port");
-  return Endpoint{t.substr(0, colon), static_cast<uint16_t>(port)};
+  std::string_view port_text = s.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+    throw std::invalid_argument("endpoint " + text + ": bad port '" + std::string(port_text) + "'");
+  }
+  return Endpoint{std::string(s.substr(0, colon)), static_cast<uint16_t>(port)};
 }
 
 HttpAnswer http_call(const Endpoint& to, const std::string& method, const std::string& target,

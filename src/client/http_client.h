@@ -15,7 +15,8 @@ struct Endpoint {
   std::string name() const { return host + ":" + std::to_string(port); }
 };
 
-// "host:port"; throws std::invalid_argument with a message naming the text.
+// "host:port" or "http://host:port[/]". Throws std::invalid_argument with a
+// message naming what is wrong.
 Endpoint parse_endpoint(const std::string& text);
 
 struct HttpAnswer {

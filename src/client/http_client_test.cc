@@ -14,7 +14,7 @@ TEST(ParseEndpoint, HostAndPort) {
 }
 
 TEST(ParseEndpoint, RejectsWhatIsNotHostPort) {
-  for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:99999999999", "host:8o"}) {
+  for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:99999999999", "host:8o", "https://h:1"}) {
     EXPECT_THROW(parse_endpoint(bad), std::invalid_argument) << bad;
   }
 }
