@@ -34,7 +34,11 @@ class BadInput(unittest.TestCase):
         self.assert_error(post({"key": "k" * (64 * 1024 + 1), "value": "v"}), 413)
         self.assert_error(c.request(1, "POST", "/api/v1/kv", b"x" * (1024 * 1024 + 10)), 413)
         self.assert_error(c.request(1, "GET", "/api/v1/nope"), 404)
-        self.assert_error(c.request(1, "DELETE", "/api/v1/kv"), 405)
+        # DELETE is a route now (a key is required); PUT is not.
+        self.assert_error(c.request(1, "DELETE", "/api/v1/kv"), 400)
+        r = c.request(1, "PUT", "/api/v1/kv")
+        self.assert_error(r, 405)
+        self.assertEqual(r.headers["allow"], "GET, POST, DELETE")
         self.assert_error(c.request(1, "POST", "/api/v1/pbft/state"), 405)
         # Nothing changed state, and the cluster still serves.
         self.assertIsNone(c.get(2, "k").json()["value"])
