@@ -13,7 +13,9 @@ using byte_io::Reader;
 
 constexpr size_t frame_bytes_max = wire::frame_header_size + wire::frame_body_bytes_max;
 
-std::string to_string(const Bytes& b) { return std::string(b.begin(), b.end()); }
+std::string to_string(const Bytes& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 
 void put_bool(Bytes& out, bool v) { byte_io::put_u8(out, v ? 1 : 0); }
 

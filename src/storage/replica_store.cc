@@ -43,6 +43,18 @@ template <typename T>
 bool same_record(const T& a, const T& b) {
   return a == b;
 }
+// A pre-prepare's batch is determined by its digest (the core accepts only
+// pre-prepares whose digest is batch_digest(batch)), so a slot compares
+// without walking its batch: most slots are unchanged at each persist.
+bool same_pre_prepare(const std::optional<wire::PrePrepare>& a, const std::optional<wire::PrePrepare>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  return a->view == b->view && a->seq == b->seq && a->digest == b->digest && a->sig == b->sig &&
+         a->batch.size() == b->batch.size();
+}
+bool same_record(const core::Slot& a, const core::Slot& b) {
+  return records::same_votes(a, b) && same_pre_prepare(a.pre_prepare, b.pre_prepare);
+}
 // A checkpoint's snapshot (about 140 KB with the KV manifest) is determined
 // by its digest: comparing digests spares a large compare per persist.
 bool same_record(const core::OwnCheckpoint& a, const core::OwnCheckpoint& b) {
@@ -61,7 +73,7 @@ void del_record(WriteBatch& batch, const std::string& prefix, Seq seq, const T&)
 // pre-prepare (with the batch), written once.
 void put_record(WriteBatch& batch, const std::string& prefix, Seq seq, const core::Slot* before,
                 const core::Slot& after) {
-  if (before == nullptr || before->pre_prepare != after.pre_prepare) {
+  if (before == nullptr || !same_pre_prepare(before->pre_prepare, after.pre_prepare)) {
     if (after.pre_prepare) batch.put(seq_key(pre_prepare_prefix, seq), records::encode(*after.pre_prepare));
     else if (before != nullptr) batch.del(seq_key(pre_prepare_prefix, seq));
   }
