@@ -29,11 +29,24 @@ def _port_free(port):
             return False
 
 
+def _ephemeral_port_low():
+    """The lowest port the kernel hands out to outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_base_port():
-    """A base port whose HTTP (base+i) and replica (base+100+i) ports are free."""
+    """A base port whose HTTP (base+i) and replica (base+100+i) ports are free.
+
+    Below the ephemeral range: while a replica is down its peers keep dialling it, and
+    an outgoing connection's local port must never take the port it restarts on."""
     rng = random.Random()
+    top = min(_ephemeral_port_low(), 60000) - 200
     for _ in range(200):
-        base = rng.randrange(20000, 60000, 10)
+        base = rng.randrange(11000, max(top, 11010), 10)
         ports = [base + i for i in range(DEV_REPLICAS)] + [base + 100 + i for i in range(DEV_REPLICAS)]
         if all(_port_free(p) for p in ports):
             return base
@@ -208,13 +221,23 @@ class Cluster:
         return self.request(i, "GET", "/api/v1/pbft/state", timeout=5).json()
 
     # ---------------------------------------------------------------- waiting
-    def wait_healthy(self, i, timeout=15):
+    def wait_healthy(self, i, timeout=30):
+        """Waits for replica i's liveness check. On timeout the failure shows whether the
+        process is still running and the end of its log since its latest start (a replica
+        loading a large data folder under a sanitizer on a loaded machine can be slow)."""
         def ok():
             try:
                 return self.request(i, "GET", "/api/v1/health", timeout=1).status == 200
             except OSError:
                 return False
-        self.wait_for(ok, timeout, "replica %d to answer /api/v1/health" % i)
+        def detail():
+            if i not in self.procs:
+                status = "not started"
+            else:
+                status = "running" if self.running(i) else "exited with %s" % self.exit_code(i)
+            tail = "\n".join(self.run_log(i).splitlines()[-30:])
+            return "replica %d %s; its log since it started:\n%s" % (i, status, tail)
+        self.wait_for(ok, timeout, "replica %d to answer /api/v1/health" % i, detail)
 
     def wait_for(self, cond, timeout, what, detail=None):
         """Polls cond() every 0.1 s until it is true. On timeout, fails naming `what`, the
