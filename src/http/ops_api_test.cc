@@ -102,6 +102,9 @@ TEST(OpsApi, OtherPathsAreLeftToTheKvApi) {
 TEST(RouteLabel, KnownPathsWithoutQueryAndOtherForTheRest) {
   EXPECT_EQ(route_label("/api/v1/kv?key=a"), "/api/v1/kv");
   EXPECT_EQ(route_label("/api/v1/pbft/state"), "/api/v1/pbft/state");
+  EXPECT_EQ(route_label("/api/v1/kv/range?prefix=a"), "/api/v1/kv/range");
+  EXPECT_EQ(route_label("/api/v1/kv/cas"), "/api/v1/kv/cas");
+  EXPECT_EQ(route_label("/api/v1/kv/txn"), "/api/v1/kv/txn");
   EXPECT_EQ(route_label("/metrics"), "/metrics");
   EXPECT_EQ(route_label("/"), "/");
   EXPECT_EQ(route_label("/nope/12345"), "other");
