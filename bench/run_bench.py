@@ -142,9 +142,10 @@ class Processes:
 
 
 class PbftSystem(Processes):
-    def __init__(self, name, n, root, bin_dir):
+    def __init__(self, name, n, root, bin_dir, sync=None):
         super().__init__(name, root)
         self.n = n
+        self.sync = sync  # None: the config's default (always)
         self.bin_dir = bin_dir
         self.base = free_base_port()
 
@@ -155,8 +156,10 @@ class PbftSystem(Processes):
         for i in range(self.n):
             env = dict(os.environ)
             env["PBFT_DATA_DIR"] = os.path.join(self.root, "replica-%d" % i)
-            env.pop("PBFT_SYNC", None)  # the default durability
+            env.pop("PBFT_SYNC", None)
             env.pop("PBFT_STORAGE", None)
+            if self.sync:
+                env["PBFT_SYNC"] = self.sync
             self.spawn("replica%d" % i, [os.path.join(self.bin_dir, "kv-node"), "--config",
                                           os.path.join(cfg, "replica-%d.toml" % i)], env=env)
         for i in range(self.n):
@@ -175,6 +178,8 @@ class PbftSystem(Processes):
     def settings(self):
         with open(os.path.join(self.root, "config", "replica-0.toml")) as f:
             text = f.read()
+        if self.sync:
+            text = text.replace('sync = "always"', 'sync = "%s"' % self.sync)
         keep = [l.strip() for l in text.splitlines() if l.split("=")[0].strip() in
                 ("sync", "engine", "checkpoint_interval", "window_size", "pipeline_depth_max", "batch_requests_max")]
         return ", ".join(keep)
@@ -322,9 +327,9 @@ def sweep_steps(args):
 
 def make_system(args, name, root):
     if name == "pbft-n1":
-        return PbftSystem(name, 1, root, args.bin_dir)
+        return PbftSystem(name, 1, root, args.bin_dir, args.pbft_sync)
     if name == "pbft-n4":
-        return PbftSystem(name, 4, root, args.bin_dir)
+        return PbftSystem(name, 4, root, args.bin_dir, args.pbft_sync)
     return EtcdSystem(name, root, shutil.which("etcd"))
 
 
@@ -634,6 +639,8 @@ def main():
     ap.add_argument("--read-connections", type=int, default=64, help="connections of the read run (0: none)")
     ap.add_argument("--read-path", default="ordered", choices=["ordered", "fast", "local"],
                     help="pbft-kv reads: ordered (default), fast (consistency=fast), local")
+    ap.add_argument("--pbft-sync", choices=["always", "batch", "off"], default=None,
+                    help="pbft-kv storage.sync for both n=1 and n=4 (default: the config default, always)")
     ap.add_argument("--saturation-connections", type=int, default=64, help="the point the targets are read at")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="a subset of %s" % ",".join(SYSTEMS))
     ap.add_argument("--key-size", type=int, default=16)
