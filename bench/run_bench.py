@@ -291,8 +291,13 @@ def run_loadgen(args, system, connections, read_ratio, label):
     cpu_before = {m: cpu_seconds(p) for m, p in pids.items()}
     t0 = time.time()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # wait4: the load generator's own CPU time (it shares the two cores).
-    _, status, usage = os.wait4(p.pid, 0)
+    try:
+        # wait4: the load generator's own CPU time (it shares the two cores).
+        _, status, usage = os.wait4(p.pid, 0)
+    except BaseException:  # interrupted: the load generator goes too
+        p.kill()
+        p.wait()
+        raise
     p.returncode = os.waitstatus_to_exitcode(status)
     stderr = p.stderr.read().decode("utf-8", "replace")
     p.stdout.close()
