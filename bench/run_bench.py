@@ -21,7 +21,8 @@ Installs etcd-server, etcd-client and gnuplot-nox with apt-get if they are
 missing. Python standard library only.
 
     python3 bench/run_bench.py                      # make bench
-    python3 bench/run_bench.py --quick              # make bench QUICK=1: a smoke test of about a minute
+    python3 bench/run_bench.py --quick              # make bench QUICK=1: a smoke test of about a minute,
+                                                    # written to bench/results/quick/
     python3 bench/run_bench.py --reps 5 --duration 10 --read-path fast
 """
 import argparse
@@ -550,10 +551,11 @@ def write_markdown(path, med, rows, runs, info, args, meta):
             L.append("| %s | %s | %s | %s | %s | %s |" % (LABELS[s], member, mib(rss[0]["rss_kb_start"][member]),
                                                         mib(rss[0]["rss_kb_end"].get(member)), mib(b), mib(a)))
     L.append("")
-    L.append("Charts: `bench/results/bench.png` (throughput against connections; latency percentiles). "
-             "Every run: `bench/results/bench.json`.")
+    rel = lambda f: os.path.relpath(os.path.join(args.results, f), os.path.dirname(os.path.abspath(path)))  # noqa: E731
+    L.append("Charts: `%s` (throughput against connections; latency percentiles). "
+             "Every run: `%s`." % (rel("bench.png"), rel("bench.json")))
     L.append("")
-    L.append("![throughput and latency](bench/results/bench.png)")
+    L.append("![throughput and latency](%s)" % rel("bench.png"))
     L.append("")
     failed = [r for r in runs if r.get("failed")]
     if failed:
@@ -657,12 +659,20 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smoke test of about a minute: 1 repetition, 2 s points, connections 1 and 64")
     ap.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
-    ap.add_argument("--out-md", default=os.path.join(REPO, "BENCHMARKS.md"))
-    ap.add_argument("--results", default=os.path.join(REPO, "bench", "results"))
+    ap.add_argument("--out-md", default=None,
+                    help="default BENCHMARKS.md at the repository root; with --quick bench/results/quick/BENCHMARKS.md")
+    ap.add_argument("--results", default=None,
+                    help="folder for bench.json and bench.png (default bench/results; with --quick bench/results/quick)")
     ap.add_argument("--no-install", action="store_true", help="fail instead of installing missing packages")
     args = ap.parse_args()
     if args.quick:
         args.reps, args.duration, args.warmup, args.concurrency = 1, 2, 0.5, "1,64"
+    # A smoke test leaves the full run's BENCHMARKS.md and chart alone.
+    quick_dir = os.path.join(REPO, "bench", "results", "quick")
+    if args.results is None:
+        args.results = quick_dir if args.quick else os.path.join(REPO, "bench", "results")
+    if args.out_md is None:
+        args.out_md = os.path.join(quick_dir, "BENCHMARKS.md") if args.quick else os.path.join(REPO, "BENCHMARKS.md")
     args.concurrency = sorted({int(c) for c in args.concurrency.split(",") if c.strip()})
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     for s in args.systems:
