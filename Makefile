@@ -17,9 +17,9 @@ export CCACHE_NOHASHDIR := 1
 # Debian packages the project builds with.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-dev libgtest-dev \
   libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
-  librocksdb-dev chromium chromium-driver nodejs ccache
+  librocksdb-dev chromium chromium-driver nodejs ccache libbenchmark-dev
 
-.PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer
+.PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer bench micro
 
 # Installs what is missing (idempotent; needs root or sudo on a fresh machine).
 deps:
@@ -77,6 +77,28 @@ LOAD_SECONDS_MAX ?= 300
 bench-state-transfer: build
 	python3 bench/state_transfer.py --bytes $(BYTES) --load-seconds-max $(LOAD_SECONDS_MAX) \
 	  --kv-node $(BUILD_DIR)/bin/kv-node
+
+# Benchmark (not part of `make test`): pbft-kv n = 1, n = 4 and a 3-member etcd
+# (installed with apt-get if missing) under the same closed-loop load,
+# interleaved over REPS repetitions; writes BENCHMARKS.md, bench/results/bench.json
+# and bench/results/bench.png. QUICK=1: a smoke test of about a minute.
+# READ_PATH=fast measures reads through the read-only fast path.
+REPS ?= 3
+DURATION ?= 8
+WARMUP ?= 2
+READ_PATH ?= ordered
+QUICK ?=
+bench: build
+	python3 bench/run_bench.py --reps $(REPS) --duration $(DURATION) --warmup $(WARMUP) --read-path $(READ_PATH) \
+	  --bin-dir $(BUILD_DIR)/bin $(if $(filter 1 yes true,$(QUICK)),--quick)
+
+# Micro-benchmarks (Google Benchmark): codec, crypto, state digest, core steps.
+# Prints a table; writes bench/results/micro.json. MICRO_FILTER: a regex of names.
+MICRO_FILTER ?= .
+micro: build
+	mkdir -p bench/results
+	$(BUILD_DIR)/bin/pbft-micro --benchmark_filter='$(MICRO_FILTER)' \
+	  --benchmark_out=bench/results/micro.json --benchmark_out_format=json
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
