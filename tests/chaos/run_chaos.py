@@ -413,10 +413,10 @@ FAULT_KINDS = {
 def make_schedule(seed, duration_s, kinds=None):
     """The faults of one seed: one at a time, so never more than f = 1 faulty replica."""
     rng = random.Random(seed)
-    kinds = kinds or list(FAULT_KINDS)
+    kinds = list(FAULT_KINDS) if kinds is None else kinds
     faults = []
     t = rng.uniform(2.0, 4.0)
-    while t < duration_s - 6.0:
+    while kinds and t < duration_s - 6.0:
         kind = rng.choice(kinds)
         target = "primary" if rng.random() < 0.35 else rng.randrange(N)
         length = min(rng.uniform(2.0, 8.0), duration_s - 3.0 - t)
@@ -602,8 +602,10 @@ class SeedResult:
     checkpoint_seq: int = 0
     recovery_s_max: float = 0.0
     violations: list = field(default_factory=list)
+    findings: list = field(default_factory=list)  # replicas that did not rejoin (see Run.stuck)
     log_dir: str = ""
     elapsed_s: float = 0.0
+    control_injected: int = 0  # negative control: broken answers put in the history
 
 
 class Run:
@@ -618,6 +620,26 @@ class Run:
         self.proxy = None
         self.result = SeedResult(seed, duration_s)
         self.control_injected = 0
+
+    def stuck(self, text):
+        """A healed replica that does not rejoin: the cluster still makes progress but
+        tolerates no further fault. A violation with --strict-rejoin, else a finding."""
+        if self.args.strict_rejoin:
+            self.violation(text)
+        else:
+            log("FINDING (seed %d): %s" % (self.seed, text))
+            self.result.findings.append(text)
+
+    def brief_states(self):
+        out = {}
+        for i, x in self.states().items():
+            if x is None:
+                out[i] = None
+            else:
+                rs = x["replica_state"]
+                out[i] = "%s view %s applied %s stable %s" % ("Leader" if isinstance(rs, dict) else rs, x["view"],
+                                                              x["last_applied"], x["last_stable_checkpoint_sequence"])
+        return out
 
     def violation(self, text):
         log("VIOLATION (seed %d): %s" % (self.seed, text))
@@ -704,8 +726,8 @@ class Run:
                 f.recovery_s = rec
             caught = self.wait_caught_up(f.resolved, self.args.progress_bound_s)
             if caught is None:
-                self.violation("replica %d did not catch up within %.0fs after fault %d healed"
-                               % (f.resolved, self.args.progress_bound_s, n))
+                self.stuck("replica %d did not rejoin within %.0fs after fault %d healed: %s"
+                           % (f.resolved, self.args.progress_bound_s, n, self.brief_states()))
             else:
                 f.caught_up_s = caught
             log("fault %d healed: first write after %.1fs, replica %d caught up after %.1fs"
@@ -759,28 +781,35 @@ class Run:
     def check_agreement(self):
         """Every replica has executed the same sequence numbers, holds the same values
         and the same stable checkpoint digest."""
-        deadline = time.monotonic() + self.args.progress_bound_s * 2
         # Enough writes for a new checkpoint everywhere (one every 10 sequence numbers).
         for _ in range(11):
             if self.probe(-1, self.args.progress_bound_s) is None:
                 self.violation("no progress during the final checks")
                 return False
-        seen = None
+        deadline = time.monotonic() + self.args.progress_bound_s * 2
+        # Every replica must reach the same stable checkpoint (the last one the
+        # writes above made); ideally the same last executed sequence number too.
+        seen, s = None, {}
         while time.monotonic() < deadline:
             s = self.states()
             if all(s.values()):
                 applied = {x["last_applied"] for x in s.values()}
                 stable = {x["last_stable_checkpoint_sequence"] for x in s.values()}
                 seen = {i: (x["last_applied"], x["last_stable_checkpoint_sequence"]) for i, x in s.items()}
-                if len(applied) == 1 and len(stable) == 1 and None not in stable:
+                if len(stable) == 1 and None not in stable and (len(applied) == 1 or
+                                                                 time.monotonic() > deadline - self.args.progress_bound_s):
                     break
             time.sleep(0.5)
         else:
-            self.violation("replicas did not converge on one sequence number and checkpoint: %s" % seen)
+            self.violation("replicas did not converge on one stable checkpoint: %s" % seen)
             return False
+        top = max(x["last_applied"] for x in s.values())
+        behind = [i for i, x in s.items() if x["last_applied"] != top]
+        if behind:
+            self.stuck("after the final writes, replicas %s stay behind the others: %s" % (behind, self.brief_states()))
         ok = True
         for key in self.keys + [PROBE_KEY]:
-            values = {i: self.cluster.get_local(i, key).json()["value"] for i in range(N)}
+            values = {i: self.cluster.get_local(i, key).json()["value"] for i in range(N) if i not in behind}
             if len(set(values.values())) != 1:
                 ok = False
                 self.violation("replicas hold different values for %s: %s" % (key, values))
@@ -817,8 +846,10 @@ class Run:
                 c.start()
             stop = threading.Event()
             sched = threading.Thread(target=self.run_schedule, args=(faults, stop), daemon=True)
+            load_started = time.monotonic()
             sched.start()
             sched.join(self.duration_s)
+            stop.wait(max(0.0, self.duration_s - (time.monotonic() - load_started)))
             stop.set()
             sched.join()  # finishes healing the fault in hand
             for c in clients:
@@ -869,7 +900,7 @@ class Run:
             if self.proxy:
                 self.proxy.stop()
             self.result.elapsed_s = round(time.monotonic() - started, 1)
-            if not self.result.violations and not args.keep:
+            if not self.result.violations and not self.result.findings and not args.keep:
                 self.cluster.dir.cleanup()
         return self.result
 
@@ -886,7 +917,7 @@ def parse_seeds(text):
     return seeds
 
 
-def main(argv=None):
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="1,2", help="e.g. 1,2,5 or 1-20")
     ap.add_argument("--duration", type=float, default=60, help="seconds of faults and load per seed")
@@ -897,6 +928,8 @@ def main(argv=None):
     ap.add_argument("--progress-bound-s", type=float, default=60,
                     help="a write must commit this long after a fault heals")
     ap.add_argument("--steps-max", type=int, default=20_000_000, help="linearizability search budget per key")
+    ap.add_argument("--strict-rejoin", action="store_true",
+                    help="a healed replica that does not rejoin the others is a violation (default: a finding)")
     ap.add_argument("--control", choices=["stale-read", "unrecorded-write"],
                     help="negative control: break the history on purpose (the run must fail)")
     ap.add_argument("--work-dir", default=None, help="where the clusters' folders go")
@@ -910,30 +943,46 @@ def main(argv=None):
                 ap.error("unknown fault kind %r (known: %s)" % (k, ", ".join(FAULT_KINDS)))
     if not os.path.exists(KV_NODE):
         ap.error("kv-node not found at %s (make build, or set KV_NODE)" % KV_NODE)
+    return args
 
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    results = run_all(args)
+    return 1 if any(r.violations for r in results) else 0
+
+
+def run_all(args):
+    """Runs every seed of args; returns their SeedResults (and prints the summaries)."""
     results = []
     for seed in parse_seeds(args.seeds):
-        r = Run(seed, args.duration, args).go()
+        run = Run(seed, args.duration, args)
+        r = run.go()
+        r.control_injected = run.control_injected
         results.append(r)
         log("seed %d: %s — %d ops (%d ok, %d unknown, %d acknowledged writes), %d faults %s, "
-            "lost acknowledged writes %d, linearizable %s, replicas agree %s, max recovery %.1fs, %.0fs"
+            "lost acknowledged writes %d, linearizable %s, replicas agree %s, max recovery %.1fs, "
+            "replicas not rejoining %d, %.0fs"
             % (seed, "PASS" if not r.violations else "FAIL", r.ops, r.ops_ok, r.ops_unknown, r.acked_writes,
                r.faults, r.fault_kinds, r.lost_writes, r.linearizable, r.replicas_agree, r.recovery_s_max,
-               r.elapsed_s))
+               len(r.findings), r.elapsed_s))
         if r.violations:
             log("seed %d FAILED; logs and data in %s; replay with:\n  python3 %s --seeds %d --duration %g%s"
                 % (seed, r.log_dir, os.path.relpath(__file__), seed, args.duration,
                    (" --control " + args.control) if args.control else ""))
     failed = [r.seed for r in results if r.violations]
     lin = sum(r.linearizable is True for r in results)
-    log("TOTAL: %d seeds, %d ops, %d faults, %d lost acknowledged writes, linearizable %d/%d, failed seeds %s"
+    log("TOTAL: %d seeds, %d ops, %d faults, %d lost acknowledged writes, linearizable %d/%d, "
+        "replicas not rejoining %d, failed seeds %s"
         % (len(results), sum(r.ops for r in results), sum(r.faults for r in results),
-           sum(r.lost_writes for r in results), lin, len(results), failed or "none"))
+           sum(r.lost_writes for r in results), lin, len(results), sum(len(r.findings) for r in results),
+           failed or "none"))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"duration_s": args.duration, "clients": args.clients, "keys": args.keys,
                        "control": args.control, "seeds": [asdict(r) for r in results]}, fh, indent=1)
-    return 1 if failed else 0
+    return results
 
 
 if __name__ == "__main__":
