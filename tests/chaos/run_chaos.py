@@ -936,6 +936,8 @@ def parse_args(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep every seed's folder (kept anyway on a violation)")
     ap.add_argument("--history", action="store_true", help="write each seed's history.json to its folder")
     ap.add_argument("--json", help="write the per-seed summaries here")
+    ap.add_argument("--report", help="rewrite the chaos section of this Markdown file (docs/RELIABILITY.md) "
+                                     "with the figures of this run")
     args = ap.parse_args(argv)
     if args.kinds:
         for k in args.kinds:
@@ -982,7 +984,59 @@ def run_all(args):
         with open(args.json, "w") as fh:
             json.dump({"duration_s": args.duration, "clients": args.clients, "keys": args.keys,
                        "control": args.control, "seeds": [asdict(r) for r in results]}, fh, indent=1)
+    if args.report:
+        write_report(args.report, results, args)
     return results
+
+
+REPORT_BEGIN = "<!-- chaos figures: begin (written by tests/chaos/run_chaos.py --report) -->"
+REPORT_END = "<!-- chaos figures: end -->"
+
+
+def write_report(path, results, args):
+    ops = sum(r.ops for r in results)
+    ok = sum(r.ops_ok for r in results)
+    acked = sum(r.acked_writes for r in results)
+    faults = sum(r.faults for r in results)
+    kinds = {}
+    for r in results:
+        for k, v in r.fault_kinds.items():
+            kinds[k] = kinds.get(k, 0) + v
+    lost = sum(r.lost_writes for r in results)
+    lin = sum(r.linearizable is True for r in results)
+    agree = sum(r.replicas_agree for r in results)
+    stuck = [r.seed for r in results if r.findings]
+    failed = [r.seed for r in results if r.violations]
+    rec = max([r.recovery_s_max for r in results] or [0])
+    lines = [REPORT_BEGIN, "",
+             "Run on %s: %d seeds (%s) of %g s each, %d clients, %d keys, %d replicas (f = %d)." % (
+                 time.strftime("%Y-%m-%d"), len(results), args.seeds, args.duration, args.clients, args.keys, N, F),
+             "",
+             "| figure | value |", "| --- | --- |",
+             "| operations recorded (known outcome / unknown) | %d (%d / %d) |" % (ops, ok, ops - ok),
+             "| acknowledged writes | %d |" % acked,
+             "| faults injected | %d (%s) |" % (faults, ", ".join("%s %d" % kv for kv in sorted(kinds.items()))),
+             "| **acknowledged writes lost** | **%d** |" % lost,
+             "| **histories linearizable** | **%d/%d** |" % (lin, len(results)),
+             "| runs where all replicas agree (values, checkpoint digest) | %d/%d |" % (agree, len(results)),
+             "| longest wait for the first write after a fault healed | %.1f s |" % rec,
+             "| seeds where a healed replica did not rejoin (finding) | %s |" % (
+                 ", ".join(map(str, stuck)) or "none"),
+             "| seeds with a violation | %s |" % (", ".join(map(str, failed)) or "none"),
+             "",
+             "Regenerate with:", "", "```sh",
+             "make chaos-report SEEDS=%s DURATION=%g" % (args.seeds, args.duration), "```", "", REPORT_END]
+    block = "\n".join(lines)
+    text = open(path).read() if os.path.exists(path) else ""
+    if REPORT_BEGIN in text and REPORT_END in text:
+        head, rest = text.split(REPORT_BEGIN, 1)
+        _, tail = rest.split(REPORT_END, 1)
+        text = head + block + tail
+    else:
+        text = text + ("\n" if text else "") + block + "\n"
+    with open(path, "w") as fh:
+        fh.write(text)
+    log("wrote the chaos figures to %s" % path)
 
 
 if __name__ == "__main__":
