@@ -469,7 +469,7 @@ def http_call(port, method, path, body=None, headers=None, timeout=15.0):
         conn.close()
 
 
-def run_op(cluster, kind, key, value, expected, replica, rng, deadline_s=25.0, attempts_max=4):
+def run_op(cluster, kind, key, value, expected, replica, rng, deadline_s=12.0, attempts_max=3, timeout_s=5.0):
     """Runs one operation with the same request-id on every attempt (through
     random replicas). Returns (outcome, result, note): outcome is "ok",
     "failed" (certainly no effect) or "unknown"."""
@@ -483,14 +483,14 @@ def run_op(cluster, kind, key, value, expected, replica, rng, deadline_s=25.0, a
         try:
             q = "/api/v1/kv?key=" + key
             if kind == "put":
-                status, body = http_call(port, "POST", "/api/v1/kv", {"key": key, "value": value}, headers)
+                status, body = http_call(port, "POST", "/api/v1/kv", {"key": key, "value": value}, headers, timeout_s)
             elif kind == "get":
-                status, body = http_call(port, "GET", q, None, headers)
+                status, body = http_call(port, "GET", q, None, headers, timeout_s)
             elif kind == "delete":
-                status, body = http_call(port, "DELETE", q, None, headers)
+                status, body = http_call(port, "DELETE", q, None, headers, timeout_s)
             else:
                 status, body = http_call(port, "POST", "/api/v1/kv/cas",
-                                         {"key": key, "value": value, "expected": expected}, headers)
+                                         {"key": key, "value": value, "expected": expected}, headers, timeout_s)
             if status == 200:
                 j = json.loads(body)
                 note = "replica %d rid %s seq %s" % (replica, rid[:8], j.get("operation_sequence"))
@@ -724,10 +724,10 @@ class Run:
                                % (self.args.progress_bound_s, n, f.describe()))
             else:
                 f.recovery_s = rec
-            caught = self.wait_caught_up(f.resolved, self.args.progress_bound_s)
+            caught = self.wait_caught_up(f.resolved, self.args.rejoin_bound_s)
             if caught is None:
                 self.stuck("replica %d did not rejoin within %.0fs after fault %d healed: %s"
-                           % (f.resolved, self.args.progress_bound_s, n, self.brief_states()))
+                           % (f.resolved, self.args.rejoin_bound_s, n, self.brief_states()))
             else:
                 f.caught_up_s = caught
             log("fault %d healed: first write after %.1fs, replica %d caught up after %.1fs"
@@ -786,7 +786,7 @@ class Run:
             if self.probe(-1, self.args.progress_bound_s) is None:
                 self.violation("no progress during the final checks")
                 return False
-        deadline = time.monotonic() + self.args.progress_bound_s * 2
+        deadline = time.monotonic() + self.args.progress_bound_s + self.args.rejoin_bound_s
         # Every replica must reach the same stable checkpoint (the last one the
         # writes above made); ideally the same last executed sequence number too.
         seen, s = None, {}
@@ -797,7 +797,7 @@ class Run:
                 stable = {x["last_stable_checkpoint_sequence"] for x in s.values()}
                 seen = {i: (x["last_applied"], x["last_stable_checkpoint_sequence"]) for i, x in s.items()}
                 if len(stable) == 1 and None not in stable and (len(applied) == 1 or
-                                                                 time.monotonic() > deadline - self.args.progress_bound_s):
+                                                                 time.monotonic() > deadline - self.args.rejoin_bound_s):
                     break
             time.sleep(0.5)
         else:
@@ -928,6 +928,8 @@ def parse_args(argv=None):
     ap.add_argument("--progress-bound-s", type=float, default=60,
                     help="a write must commit this long after a fault heals")
     ap.add_argument("--steps-max", type=int, default=20_000_000, help="linearizability search budget per key")
+    ap.add_argument("--rejoin-bound-s", type=float, default=20,
+                    help="a healed replica should be back in the others' view and caught up this long after")
     ap.add_argument("--strict-rejoin", action="store_true",
                     help="a healed replica that does not rejoin the others is a violation (default: a finding)")
     ap.add_argument("--control", choices=["stale-read", "unrecorded-write"],
