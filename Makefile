@@ -17,7 +17,7 @@ export CCACHE_NOHASHDIR := 1
 # Debian packages the project builds with.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-dev libgtest-dev \
   libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
-  librocksdb-dev chromium chromium-driver nodejs ccache
+  librocksdb-dev chromium chromium-driver nodejs ccache faketime
 
 .PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer chaos chaos-report
 

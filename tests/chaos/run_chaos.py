@@ -15,6 +15,8 @@ faulty replicas):
   blackhole  the proxy swallows everything to and from it (connections stay up)
   flaky      the proxy cuts its connections at random and refuses some new ones
   cut-link   only the links between it and one other replica are cut
+  clock-jump its wall clock jumps by offset_s, and back when the fault ends
+             (libfaketime, Debian package faketime; left out when not installed)
 
 A fault's target is a replica id or "primary" (the primary when the fault
 starts). After each fault heals: a write must commit within --progress-bound-s
@@ -59,6 +61,11 @@ F = 1
 KV_NODE = e2e.KV_NODE
 KVCTL = os.environ.get("KVCTL", os.path.join(os.path.dirname(KV_NODE), "kvctl"))
 PROBE_KEY = "probe"
+# libfaketime (Debian package faketime): replicas run under it so that their
+# wall clock can be made to jump while they run.
+LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                                "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                                "/usr/lib/faketime/libfaketime.so.1") if os.path.exists(p)), None)
 
 
 def log(*args):
@@ -297,6 +304,13 @@ class ChaosCluster(e2e.Cluster):
         for k in ("PBFT_DEV", "PBFT_DEV_BASE_PORT", "PBFT_DATA_DIR"):
             full_env.pop(k, None)
         full_env["PBFT_LOG"] = self.log_filter
+        if LIBFAKETIME:
+            # The wall clock follows the offset in this file (read at most once a
+            # second); the monotonic clock is left alone.
+            if not os.path.exists(self.clock_file(i)):
+                self.set_clock_offset(i, 0)
+            full_env.update({"LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": self.clock_file(i),
+                             "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
         full_env.update(env or {})
         log_file = open(os.path.join(self.dir.name, "replica-%d.log" % i), "ab")
         self.logs[i] = log_file.name
@@ -313,6 +327,15 @@ class ChaosCluster(e2e.Cluster):
         self.wait_for(lambda: all(self.state(i)["connected_peers"] >= N - 1 for i in replicas), 30,
                       "replicas to connect to each other")
         return self
+
+    def clock_file(self, i):
+        return os.path.join(self.dir.name, "clock-%d" % i)
+
+    def set_clock_offset(self, i, seconds):
+        tmp = self.clock_file(i) + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write("%+ds\n" % seconds)
+        os.replace(tmp, self.clock_file(i))
 
     def pause(self, i):
         self.procs[i].send_signal(signal.SIGSTOP)
@@ -395,6 +418,14 @@ def _apply_cut_link(run, f):
         link.set("drop")
 
 
+def _apply_clock_jump(run, f):
+    run.cluster.set_clock_offset(f.resolved, f.params["offset_s"])
+
+
+def _heal_clock_jump(run, f):
+    run.cluster.set_clock_offset(f.resolved, 0)  # and back: a second jump
+
+
 def _heal_links(run, f):
     for link in run.proxy.around(f.resolved):
         link.set("up")
@@ -408,6 +439,8 @@ FAULT_KINDS = {
     "flaky": (_apply_flaky, _heal_links),
     "cut-link": (_apply_cut_link, _heal_links),
 }
+if LIBFAKETIME:
+    FAULT_KINDS["clock-jump"] = (_apply_clock_jump, _heal_clock_jump)
 
 
 def make_schedule(seed, duration_s, kinds=None):
@@ -425,6 +458,8 @@ def make_schedule(seed, duration_s, kinds=None):
             params["p"] = round(rng.uniform(0.2, 0.6), 2)
         if kind == "cut-link":
             params["peer"] = rng.randrange(N)
+        if kind == "clock-jump":
+            params["offset_s"] = rng.choice([-1, 1]) * rng.choice([30, 600, 3600, 86400])
         faults.append(Fault(kind, target, round(t, 1), round(length, 1), params))
         t += length + rng.uniform(3.0, 8.0)
     return faults
