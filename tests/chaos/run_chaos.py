@@ -576,6 +576,12 @@ class Client(threading.Thread):
         return op
 
     def run(self):
+        try:
+            self.loop()
+        except Exception as e:  # a refused request (4xx) or a bug: the run must not pass silently
+            self.run_.violation("client %s stopped: %r" % (self.cid, e))
+
+    def loop(self):
         keys = self.run_.keys
         while not self.stop.is_set():
             self.n += 1
@@ -603,7 +609,7 @@ class StaleClient(Client):
     then B (both acknowledged), reads the key and reports A: a read that no
     linearizable store could have returned. The checkers must flag it."""
 
-    def run(self):
+    def loop(self):
         while not self.stop.is_set():
             self.n += 1
             key = self.rng.choice(self.run_.keys)
@@ -656,9 +662,13 @@ class Run:
         self.result = SeedResult(seed, duration_s)
         self.control_injected = 0
 
-    def stuck(self, text):
+    def stuck(self, text, replicas):
         """A healed replica that does not rejoin: the cluster still makes progress but
         tolerates no further fault. A violation with --strict-rejoin, else a finding."""
+        for i in replicas:
+            if i in self.cluster.logs:
+                tail = [line for line in self.cluster.run_log(i).splitlines() if " info " not in line][-3:]
+                text += "\n  replica %d's last warnings:\n    %s" % (i, "\n    ".join(tail) or "(none)")
         if self.args.strict_rejoin:
             self.violation(text)
         else:
@@ -762,7 +772,7 @@ class Run:
             caught = self.wait_caught_up(f.resolved, self.args.rejoin_bound_s)
             if caught is None:
                 self.stuck("replica %d did not rejoin within %.0fs after fault %d healed: %s"
-                           % (f.resolved, self.args.rejoin_bound_s, n, self.brief_states()))
+                           % (f.resolved, self.args.rejoin_bound_s, n, self.brief_states()), [f.resolved])
             else:
                 f.caught_up_s = caught
             log("fault %d healed: first write after %.1fs, replica %d caught up after %.1fs"
@@ -841,7 +851,8 @@ class Run:
         top = max(x["last_applied"] for x in s.values())
         behind = [i for i, x in s.items() if x["last_applied"] != top]
         if behind:
-            self.stuck("after the final writes, replicas %s stay behind the others: %s" % (behind, self.brief_states()))
+            self.stuck("after the final writes, replicas %s stay behind the others: %s" % (behind, self.brief_states()),
+                       behind)
         ok = True
         for key in self.keys + [PROBE_KEY]:
             values = {i: self.cluster.get_local(i, key).json()["value"] for i in range(N) if i not in behind}
@@ -935,7 +946,7 @@ class Run:
             if self.proxy:
                 self.proxy.stop()
             self.result.elapsed_s = round(time.monotonic() - started, 1)
-            if not self.result.violations and not self.result.findings and not args.keep:
+            if not self.result.violations and not args.keep:
                 self.cluster.dir.cleanup()
         return self.result
 
