@@ -255,7 +255,7 @@ class Proxy:
 
 
 # ---------------------------------------------------------------------------
-# The cluster: the e2e helpers, on config files whose peer addresses are the proxy's
+# The cluster: the e2e Cluster class, on config files whose peer addresses are the proxy's
 
 class _Folder:
     def __init__(self, name):
@@ -690,7 +690,7 @@ class Run:
         log("VIOLATION (seed %d): %s" % (self.seed, text))
         self.result.violations.append(text)
 
-    # -- helpers
+    # -- cluster state
     def primary(self, exclude=()):
         for i in self.rng.sample(range(N), N):
             if i in exclude or not self.cluster.running(i) or i in self.cluster.paused:
@@ -934,8 +934,11 @@ class Run:
             log("linearizability: %s (%d operations, %d keys, %.1fs)"
                 % ({True: "yes", False: "NO", None: "inconclusive"}[lin.ok], len(ops), len(lin.keys),
                    time.monotonic() - t))
-            if lin.ok is not True:
+            if lin.ok is False:
                 self.violation("history is not linearizable:\n" + lin.report())
+            elif lin.ok is None:
+                self.violation("linearizability check inconclusive (search budget --steps-max spent):\n"
+                               + lin.report())
             recs = [f.recovery_s for f in faults if f.recovery_s >= 0]
             self.result.recovery_s_max = round(max(recs), 2) if recs else 0.0
             if args.history:

@@ -32,6 +32,40 @@ class NoFaults(unittest.TestCase):
             self.assertLess(x.start_s + x.duration_s, y.start_s)
 
 
+class FaultsTakeEffect(unittest.TestCase):
+    """The proxy's faults really cut the replica off (else every run would pass vacuously)."""
+
+    def test_isolate_and_blackhole_cut_the_replica_off_and_heal(self):
+        c = run_chaos.ChaosCluster()
+        proxy = run_chaos.Proxy(c.base, 1)
+        try:
+            c.start()
+            self.assertEqual(c.put(0, "a", "1").status, 200)
+            for link in proxy.around(3):
+                link.set("drop")
+            c.wait_for(lambda: c.state(3)["connected_peers"] == 0, 30, "replica 3 to lose its links")
+            for i in range(3):
+                c.wait_for(lambda: c.state(i)["connected_peers"] == 2, 30, "replica %d to lose replica 3" % i)
+            proxy.heal()
+            c.wait_for(lambda: all(c.state(i)["connected_peers"] == 3 for i in range(4)), 30, "links to come back")
+            # Blackhole: the links stay up but replica 3 executes nothing more.
+            c.wait_for(lambda: c.state(3)["last_applied"] == c.state(0)["last_applied"], 30, "replica 3 to catch up")
+            for link in proxy.around(3):
+                link.set("blackhole")
+            before = c.state(3)["last_applied"]
+            for n in range(5):
+                self.assertEqual(c.put(n % 3, "b%d" % n, "x").status, 200)
+            self.assertEqual(c.state(3)["connected_peers"], 3)
+            self.assertEqual(c.state(3)["last_applied"], before)
+            self.assertIsNone(c.get_local(3, "b4").json()["value"])
+            proxy.heal()
+            c.wait_for(lambda: c.get_local(3, "b4").json()["value"] == "x", 60, "replica 3 to catch up after the heal")
+        finally:
+            c.close()
+            proxy.stop()
+            c.dir.cleanup()
+
+
 class Controls(unittest.TestCase):
     def test_stale_read_is_flagged_as_not_linearizable(self):
         r = run("stale-read", 101)
