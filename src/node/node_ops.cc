@@ -28,7 +28,7 @@ void Node::handle_http(http::Request request, http::Respond respond, const http:
   };
   bool handled = false;
   try {
-    handled = http::handle_ops(request, *this, counted);
+    handled = handle_snapshot(request, counted) || http::handle_ops(request, *this, counted);
   } catch (const std::exception& e) {
     logger("http")->error("{} failed: {}", std::string(request.target()), e.what());
     counted(http::json_error(500, "internal error", request.version(), request.keep_alive()));
