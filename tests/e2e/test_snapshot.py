@@ -1,0 +1,174 @@
+"""Backups with real processes: kvctl snapshot save from a running cluster, inspect,
+restore every replica into fresh folders, start, read back; corrupt files and a lying
+replica are refused."""
+import http.client
+import http.server
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from cluster import KV_NODE, Cluster
+
+KVCTL = os.environ.get("KVCTL", os.path.join(os.path.dirname(KV_NODE), "kvctl"))
+
+
+def kvctl(*args, timeout=120):
+    return subprocess.run([KVCTL, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class LyingProxy:
+    """An HTTP endpoint in front of one replica that forwards every GET but changes one
+    byte in every chunk of records it passes on (a replica lying about its state)."""
+
+    def __init__(self, port):
+        target = port
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                conn = http.client.HTTPConnection("127.0.0.1", target, timeout=30)
+                conn.request("GET", self.path)
+                r = conn.getresponse()
+                body = r.read()
+                if self.path.startswith("/api/v1/snapshot/chunk") and r.status == 200 and len(body) > 20:
+                    body = bytearray(body)
+                    body[len(body) // 2] ^= 0x01
+                    body = bytes(body)
+                self.send_response(r.status)
+                self.send_header("Content-Type", r.getheader("Content-Type", "application/octet-stream"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                conn.close()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Snapshot(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="pbft-snap-")
+        self.file = os.path.join(self.tmp.name, "backup.pbkv")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def endpoints(self, c):
+        return ",".join("127.0.0.1:%d" % c.http_port(i) for i in range(5))
+
+    def test_save_restore_every_replica_and_read_back(self):
+        written = {}
+        with Cluster() as c:
+            c.start()
+            for n in range(45):
+                key, value = "snap/%03d" % n, "value-%d-%s" % (n, "x" * (n % 7))
+                r = c.put_with_retry(n % 5, key, value)
+                written[key] = (value, r["operation_sequence"])
+            # A stable checkpoint above every write on every replica.
+            top = max(seq for _, seq in written.values())
+            c.wait_for(lambda: all((c.state(i)["last_stable_checkpoint_sequence"] or 0) >= top - top % 10
+                                   for i in range(5)), 30, "a stable checkpoint on every replica")
+
+            r = kvctl("snapshot", "save", self.file, "--endpoints", self.endpoints(c), "--progress")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = re.search(r"saved .*: checkpoint (\d+), digest ([0-9a-f]{64}), (\d+) keys", r.stdout)
+            self.assertIsNotNone(m, r.stdout)
+            seq, digest = int(m.group(1)), m.group(2)
+            self.assertGreaterEqual(seq, top - top % 10)
+            self.assertIn("snapshot: buckets", r.stderr)  # progress
+            self.assertFalse(os.path.exists(self.file + ".tmp"))
+            before = {k: v for k, (v, s) in written.items() if s <= seq}
+            self.assertEqual(int(m.group(3)), len(before))
+
+            # Written after the snapshot: must not come back.
+            late = c.put_with_retry(0, "late/key", "after the backup")
+            self.assertGreater(late["operation_sequence"], seq)
+
+        r = kvctl("snapshot", "inspect", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("seq           %d" % seq, r.stdout)
+        self.assertIn(digest, r.stdout)
+        self.assertIn("checksum      ok", r.stdout)
+
+        with Cluster() as c2:  # fresh folders, other ports, the same (dev) cluster
+            for i in range(5):
+                r = kvctl("snapshot", "restore", self.file, "--data-dir", c2.data_dir(i))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("checkpoint %d" % seq, r.stdout)
+            # A second restore into a folder that is no longer empty is refused.
+            r = kvctl("snapshot", "restore", self.file, "--data-dir", c2.data_dir(0))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not empty", r.stderr)
+            c2.start()
+            for i in range(5):
+                s = c2.state(i)
+                self.assertEqual(s["last_applied"], seq)
+                self.assertEqual(s["last_stable_checkpoint_sequence"], seq)
+                self.assertEqual(s["view"], 0)
+            for n, (key, value) in enumerate(sorted(before.items())):
+                self.assertEqual(c2.get_with_retry(n % 5, key), value, key)
+                self.assertEqual(c2.get_local(n % 5, key).json()["value"], value)
+            self.assertIsNone(c2.get_with_retry(1, "late/key"))
+            # The restored cluster goes on: new writes commit above the checkpoint.
+            r = c2.put_with_retry(2, "after/restore", "yes")
+            self.assertGreater(r["operation_sequence"], seq)
+            self.assertEqual(c2.get_with_retry(4, "after/restore"), "yes")
+
+    def test_corrupt_files_are_refused_and_a_lying_replica_is_skipped(self):
+        with Cluster() as c:
+            c.start()
+            for n in range(25):
+                c.put_with_retry(n % 5, "k/%d" % n, "v%d" % n)
+            c.wait_for(lambda: all((c.state(i)["last_stable_checkpoint_sequence"] or 0) >= 20 for i in range(5)),
+                       30, "a stable checkpoint")
+            proxy = LyingProxy(c.http_port(0))
+            try:
+                eps = "127.0.0.1:%d,%s" % (proxy.port, self.endpoints(c))
+                r = kvctl("snapshot", "save", self.file, "--endpoints", eps)
+            finally:
+                proxy.close()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("does not verify", r.stderr)
+            self.assertIn("asking another replica", r.stderr)
+            self.assertEqual(kvctl("snapshot", "inspect", self.file).returncode, 0)
+
+            # No replica answers: nothing is written.
+            missing = os.path.join(self.tmp.name, "never.pbkv")
+            r = kvctl("snapshot", "save", missing, "--endpoints", "127.0.0.1:%d" % proxy.port, "--timeout-ms", "500")
+            self.assertEqual(r.returncode, 1)
+            self.assertFalse(os.path.exists(missing))
+            self.assertFalse(os.path.exists(missing + ".tmp"))
+
+        with open(self.file, "rb") as f:
+            good = f.read()
+        bad = os.path.join(self.tmp.name, "bad.pbkv")
+        for name, data in [("flipped", good[:len(good) // 2] + bytes([good[len(good) // 2] ^ 0x20]) +
+                            good[len(good) // 2 + 1:]),
+                           ("truncated", good[:-10]),
+                           ("empty", b"")]:
+            with open(bad, "wb") as f:
+                f.write(data)
+            r = kvctl("snapshot", "inspect", bad)
+            self.assertEqual(r.returncode, 1, name)
+            self.assertIn("does not verify", r.stderr, name)
+            target = os.path.join(self.tmp.name, "restored-" + name)
+            r = kvctl("snapshot", "restore", bad, "--data-dir", target)
+            self.assertEqual(r.returncode, 1, name)
+            self.assertTrue("does not verify" in r.stderr or "not a usable snapshot" in r.stderr, r.stderr)
+            self.assertFalse(os.path.exists(target), name)
+            self.assertFalse(os.path.exists(target + ".restoring"), name)
+
+
+if __name__ == "__main__":
+    unittest.main()
