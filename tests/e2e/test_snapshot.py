@@ -125,6 +125,36 @@ class Snapshot(unittest.TestCase):
             self.assertGreater(r["operation_sequence"], seq)
             self.assertEqual(c2.get_with_retry(4, "after/restore"), "yes")
 
+    def test_one_replica_restored_from_an_older_snapshot_catches_up(self):
+        with Cluster() as c:
+            c.start()
+            for n in range(15):
+                c.put_with_retry(n % 5, "old/%d" % n, "v%d" % n)
+            c.wait_for(lambda: all((c.state(i)["last_stable_checkpoint_sequence"] or 0) >= 10 for i in range(5)),
+                       30, "a stable checkpoint")
+            r = kvctl("snapshot", "save", self.file, "--endpoints", self.endpoints(c))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            seq = int(re.search(r"checkpoint (\d+)", r.stdout).group(1))
+            # The cluster moves on well past the snapshot.
+            for n in range(40):
+                c.put_with_retry(n % 4, "new/%d" % n, "w%d" % n)
+            top = max(c.state(i)["last_applied"] for i in range(4))
+            self.assertGreater(top, seq + 20)
+            c.kill(4)
+            r = kvctl("snapshot", "restore", self.file, "--data-dir", c.data_dir(4), "--force")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(".replaced-", r.stderr)  # the old folder is kept aside
+            c.start_replica(4)
+            c.wait_healthy(4)
+            c.wait_for(lambda: c.state(4)["last_applied"] >= top, 60, "the restored replica to catch up",
+                       lambda: c.state(4))
+            self.assertEqual(c.get_local(4, "new/39").json()["value"], "w39")
+            self.assertEqual(c.get_local(4, "old/0").json()["value"], "v0")
+            log = c.run_log(4)
+            self.assertIn("recovered from", log)
+            # The log below the cluster's stable checkpoint is gone: only state transfer brings it up.
+            self.assertIn("state transfer complete", log)
+
     def test_corrupt_files_are_refused_and_a_lying_replica_is_skipped(self):
         with Cluster() as c:
             c.start()
@@ -168,6 +198,20 @@ class Snapshot(unittest.TestCase):
             self.assertTrue("does not verify" in r.stderr or "not a usable snapshot" in r.stderr, r.stderr)
             self.assertFalse(os.path.exists(target), name)
             self.assertFalse(os.path.exists(target + ".restoring"), name)
+
+        # A good file, but the config is of another cluster.
+        cfg = os.path.join(self.tmp.name, "other")
+        r = kvctl("config", "init", "--replicas", "5", "--base-port", "30000", "--out", cfg, "--cluster-id", "7")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        target = os.path.join(self.tmp.name, "restored-other")
+        r = kvctl("snapshot", "restore", self.file, "--config", os.path.join(cfg, "replica-0.toml"),
+                  "--data-dir", target)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cluster", r.stderr)
+        self.assertFalse(os.path.exists(target))
+        r = kvctl("snapshot", "inspect", self.file, "--config", os.path.join(cfg, "replica-0.toml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("INVALID", r.stdout)
 
 
 if __name__ == "__main__":
