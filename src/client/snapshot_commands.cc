@@ -193,13 +193,7 @@ class Saver {
     progress.add(header_.state.size(), 1, 0);
 
     kv::SnapshotWriter writer(o_.file, header_);
-    for (uint32_t b = 0; b < kv::bucket_count; ++b) {
-      if (leaves[b] == empty) continue;
-      uint64_t bytes = 0, chunks = 0;
-      std::vector<kv::ChunkRecord> records = fetch_bucket(b, leaves[b], bytes, chunks);
-      writer.add_bucket(b, records);
-      progress.add(bytes, chunks, 1);
-    }
+    fetch_records(leaves, writer, progress);
     kv::SnapshotSummary written;
     writer.commit([&](const std::string& temp) {
       // Read back what reached the disk: only a file that verifies gets the name.
@@ -309,63 +303,103 @@ class Saver {
     throw Failure("no replica sent the state of checkpoint " + std::to_string(header_.seq) + " that verifies");
   }
 
-  // One bucket's records, checked against its leaf; from the current
-  // source, else the next ones in turn.
-  std::vector<kv::ChunkRecord> fetch_bucket(uint32_t b, const Digest& leaf, uint64_t& bytes, uint64_t& chunks) {
-    for (size_t k = 0; k < sources_.size(); ++k) {
-      const size_t index = (current_ + k) % sources_.size();
-      const Endpoint& e = sources_[index];
-      std::vector<kv::ChunkRecord> records;
-      bytes = chunks = 0;
-      std::string problem = read_bucket(e, b, records, bytes, chunks);
-      if (problem.empty()) {
-        kv::LtHash hash;
-        for (const kv::ChunkRecord& r : records) hash.add(kv::LtHash::of_record(r.key, r.value));
-        if (kv::bucket_leaf(b, hash) == leaf) {
-          current_ = index;
-          return records;
-        }
-        problem = "its records do not match the certified digest";
-      }
-      if (problem != "unavailable") {
-        ++bad_answers_;
-        err_ << "snapshot: " << e.name() << " sent bucket " << b << " that does not verify (" << problem
-             << "); asking another replica\n";
-      }
-    }
-    throw Failure("no replica sent bucket " + std::to_string(b) + " of checkpoint " + std::to_string(header_.seq) +
-                  " that verifies; nothing was written");
-  }
-
-  // Empty on success, else what was wrong ("unavailable": no answer).
-  std::string read_bucket(const Endpoint& e, uint32_t b, std::vector<kv::ChunkRecord>& records, uint64_t& bytes,
-                          uint64_t& chunks) {
-    std::string after;
-    for (;;) {
-      std::string target = "/api/v1/snapshot/chunk?seq=" + std::to_string(header_.seq) +
-                           "&bucket=" + std::to_string(b) + "&end=" + std::to_string(b + 1) +
+  // Every record, in chunks of consecutive buckets from the current source;
+  // each bucket is checked against its leaf as soon as it is complete and
+  // only then written. An answer that does not verify drops what was read
+  // of the bucket it was in, and that bucket is asked of the next source.
+  void fetch_records(const std::vector<Digest>& leaves, kv::SnapshotWriter& writer, Progress& progress) {
+    const Digest empty;
+    auto next_nonempty = [&](uint32_t from) {
+      while (from < kv::bucket_count && leaves[from] == empty) ++from;
+      return from;
+    };
+    uint32_t b = next_nonempty(0);
+    std::vector<kv::ChunkRecord> records;  // of bucket b so far
+    std::string after;                     // the last key of `records`
+    size_t failures = 0;                   // in a row
+    // Bucket b is complete: verified and written, or the reason it is not.
+    auto finish = [&]() -> std::string {
+      kv::LtHash hash;
+      for (const kv::ChunkRecord& r : records) hash.add(kv::LtHash::of_record(r.key, r.value));
+      if (kv::bucket_leaf(b, hash) != leaves[b])
+        return "bucket " + std::to_string(b) + " does not match the certified digest";
+      writer.add_bucket(b, records);
+      progress.add(0, 0, records.empty() ? 0 : 1);
+      records.clear();
+      after.clear();
+      return {};
+    };
+    // Moves to bucket `to`, past buckets that must be empty.
+    auto skip_to = [&](uint32_t to) -> std::string {
+      for (uint32_t u = b + 1; u < to && u < kv::bucket_count; ++u)
+        if (leaves[u] != empty) return "bucket " + std::to_string(u) + " was left out";
+      b = to;
+      return {};
+    };
+    while (b < kv::bucket_count) {
+      const Endpoint& e = sources_[current_];
+      std::string problem;
+      std::string target = "/api/v1/snapshot/chunk?seq=" + std::to_string(header_.seq) + "&bucket=" +
+                           std::to_string(b) + "&end=" + std::to_string(kv::bucket_count) +
                            "&max_bytes=" + std::to_string(o_.chunk_bytes);
       if (!after.empty()) target += "&after=" + to_hex(as_bytes(after));
       std::optional<HttpAnswer> a = get(e, target);
-      if (!a) return "unavailable";
-      if (a->status != 200) {
-        err_ << "snapshot: " << e.name() << " answered " << a->status << " for bucket " << b << ": " << a->body << "\n";
-        return "unavailable";
+      if (!a) {
+        problem = "unavailable";
+      } else if (a->status != 200) {
+        err_ << "snapshot: " << e.name() << " answered " << a->status << ": " << a->body << "\n";
+        problem = "unavailable";
+      } else if (std::optional<kv::Chunk> chunk = kv::decode_chunk(as_bytes(a->body)); !chunk) {
+        problem = "a chunk that does not decode";
+      } else {
+        progress.add(a->body.size(), 1, 0);
+        for (kv::ChunkRecord& r : chunk->records) {
+          if (r.bucket < b || r.bucket >= kv::bucket_count || kv::bucket_of(r.key) != r.bucket) {
+            problem = "a record in the wrong bucket";
+            break;
+          }
+          if (r.bucket > b) {
+            if (problem = finish(); !problem.empty()) break;
+            if (problem = skip_to(r.bucket); !problem.empty()) break;
+          }
+          if (!(after < r.key) || !kv::valid_record(r.key, r.value)) {
+            problem = "an invalid or misordered record";
+            break;
+          }
+          after = r.key;
+          records.push_back(std::move(r));
+        }
+        if (problem.empty()) {
+          if (chunk->done) {
+            problem = finish();
+            if (problem.empty()) problem = skip_to(kv::bucket_count);
+          } else if (chunk->next_bucket == b && !records.empty() && chunk->next_after == after) {
+            // more of bucket b
+          } else if (chunk->next_after.empty() && chunk->next_bucket > b && chunk->next_bucket < kv::bucket_count) {
+            problem = finish();
+            if (problem.empty()) problem = skip_to(chunk->next_bucket);
+          } else {
+            problem = "a chunk that does not continue where it stopped";
+          }
+          if (problem.empty() && after.empty() && records.empty() && b < kv::bucket_count && leaves[b] == empty)
+            b = next_nonempty(b);
+        }
       }
-      std::optional<kv::Chunk> chunk = kv::decode_chunk(as_bytes(a->body));
-      if (!chunk) return "a chunk does not decode";
-      bytes += a->body.size();
-      ++chunks;
-      for (kv::ChunkRecord& r : chunk->records) {
-        if (r.bucket != b || kv::bucket_of(r.key) != b) return "a record from another bucket";
-        if (!(after < r.key)) return "records out of order";
-        if (!kv::valid_record(r.key, r.value)) return "an invalid record";
-        after = r.key;
-        records.push_back(std::move(r));
+      if (problem.empty()) {
+        failures = 0;
+        continue;
       }
-      if (chunk->done) return {};
-      if (chunk->records.empty() || chunk->next_bucket != b || chunk->next_after != after)
-        return "a chunk that does not continue where it stopped";
+      if (problem != "unavailable") {
+        ++bad_answers_;
+        err_ << "snapshot: " << e.name() << " sent records that do not verify (" << problem
+             << "); asking another replica\n";
+      }
+      records.clear();
+      after.clear();
+      current_ = (current_ + 1) % sources_.size();
+      if (++failures >= sources_.size())
+        throw Failure("no replica sent bucket " + std::to_string(b) + " of checkpoint " +
+                      std::to_string(header_.seq) + " so that it verifies; nothing was written");
     }
   }
 
