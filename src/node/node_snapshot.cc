@@ -163,6 +163,7 @@ bool Node::handle_snapshot(const http::Request& request, const http::Respond& re
   SnapshotExport& e = it->second;
   e.used = std::chrono::steady_clock::now();
   if (path == kPathSnapshotState) {
+    metrics_.snapshot_export_bytes += e.state.size();
     respond(binary_response(request, e.state));
     return true;
   }
@@ -194,6 +195,7 @@ bool Node::handle_snapshot(const http::Request& request, const http::Respond& re
     error(400, "no such range");
     return true;
   }
+  metrics_.snapshot_export_bytes += chunk->size();
   respond(binary_response(request, std::move(*chunk)));
   return true;
 }

@@ -10,7 +10,9 @@ import tempfile
 import threading
 import unittest
 
-from cluster import KV_NODE, Cluster
+import signal
+
+from cluster import KV_NODE, Cluster, free_base_port
 
 KVCTL = os.environ.get("KVCTL", os.path.join(os.path.dirname(KV_NODE), "kvctl"))
 
@@ -91,6 +93,18 @@ class Snapshot(unittest.TestCase):
             before = {k: v for k, (v, s) in written.items() if s <= seq}
             self.assertEqual(int(m.group(3)), len(before))
 
+            # The replicas say what they served: the checkpoint is kept for the client, bytes counted.
+            served = 0
+            for i in range(5):
+                text = c.request(i, "GET", "/metrics").body.decode()
+                self.assertRegex(text, r"(?m)^pbft_snapshot_exports 1$")
+                served += int(float(re.search(r"(?m)^pbft_snapshot_export_bytes_total (\S+)$", text).group(1)))
+            self.assertGreater(served, 0)
+            # The routes' own errors: a checkpoint not exported, a malformed range.
+            self.assertEqual(c.request(0, "GET", "/api/v1/snapshot/state?seq=%d" % (seq + 10)).status, 410)
+            self.assertEqual(c.request(0, "GET", "/api/v1/snapshot/chunk?seq=%d&bucket=5&end=5" % seq).status, 400)
+            self.assertEqual(c.request(0, "POST", "/api/v1/snapshot", b"").status, 405)
+
             # Written after the snapshot: must not come back.
             late = c.put_with_retry(0, "late/key", "after the backup")
             self.assertGreater(late["operation_sequence"], seq)
@@ -124,6 +138,67 @@ class Snapshot(unittest.TestCase):
             r = c2.put_with_retry(2, "after/restore", "yes")
             self.assertGreater(r["operation_sequence"], seq)
             self.assertEqual(c2.get_with_retry(4, "after/restore"), "yes")
+
+    def test_a_configured_cluster_with_its_own_keys(self):
+        base = free_base_port()
+        d = os.path.join(self.tmp.name, "cluster")
+        r = kvctl("config", "init", "--replicas", "4", "--base-port", str(base), "--out", d, "--cluster-id", "9")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cfgs = [os.path.join(d, "replica-%d.toml" % i) for i in range(4)]
+
+        def start():
+            return [subprocess.Popen([KV_NODE, "--config", cfg], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL) for cfg in cfgs]
+
+        def stop(procs):
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=10)
+
+        c = Cluster.__new__(Cluster)  # the HTTP helpers on these ports
+        c.base = base
+        procs = start()
+        try:
+            for i in range(4):
+                c.wait_healthy(i)
+            c.wait_for(lambda: all(c.state(i)["connected_peers"] == 3 for i in range(4)), 15, "replicas to connect")
+            seqs = {}
+            for n in range(12):
+                seqs[n] = c.put_with_retry(n % 4, "cfg/%d" % n, "c%d" % n)["operation_sequence"]
+            c.wait_for(lambda: all((c.state(i)["last_stable_checkpoint_sequence"] or 0) >= 10 for i in range(4)),
+                       30, "a stable checkpoint")
+            # The dev cluster's keys and id do not fit this cluster: nothing is saved.
+            eps = ",".join("127.0.0.1:%d" % (base + i) for i in range(4))
+            r = kvctl("snapshot", "save", self.file, "--endpoints", eps)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("cluster 9", r.stderr)
+            self.assertFalse(os.path.exists(self.file))
+            r = kvctl("snapshot", "save", self.file, "--config", cfgs[1])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            seq = int(re.search(r"checkpoint (\d+)", r.stdout).group(1))
+        finally:
+            stop(procs)
+        r = kvctl("snapshot", "inspect", self.file, "--config", cfgs[0])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("certificate   valid", r.stdout)
+        self.assertIn("cluster_id    9", r.stdout)
+        # Into each config's own data folder, replacing what is there.
+        for cfg in cfgs:
+            r = kvctl("snapshot", "restore", self.file, "--config", cfg, "--force")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        procs = start()
+        try:
+            for i in range(4):
+                c.wait_healthy(i)
+            for i in range(4):
+                self.assertEqual(c.state(i)["last_applied"], seq)
+            kept = [n for n in range(12) if seqs[n] <= seq]
+            self.assertGreaterEqual(len(kept), 5)
+            for n in range(12):
+                self.assertEqual(c.get_with_retry(n % 4, "cfg/%d" % n), "c%d" % n if n in kept else None)
+        finally:
+            stop(procs)
 
     def test_one_replica_restored_from_an_older_snapshot_catches_up(self):
         with Cluster() as c:
