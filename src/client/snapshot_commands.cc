@@ -525,6 +525,14 @@ int run_restore(const SnapshotCommands& o, const ClusterInfo& info, std::ostream
   const bool occupied = exists && !fs::is_empty(dir, ec);
   if (occupied && !o.force)
     throw Failure(dir.string() + " is not empty; give --force to replace it (the old folder is kept, renamed)");
+  if (occupied && fs::exists(dir / "LOCK", ec)) {
+    // A replica's folder: make sure no replica has it open (RocksDB locks it).
+    try {
+      storage::RocksStorage::open(dir.string());
+    } catch (const std::exception& e) {
+      throw Failure(dir.string() + " is in use (stop its replica first): " + e.what());
+    }
+  }
   const fs::path temp = dir.string() + ".restoring";
   fs::remove_all(temp, ec);
   fs::create_directories(temp);

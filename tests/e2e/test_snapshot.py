@@ -215,6 +215,10 @@ class Snapshot(unittest.TestCase):
                 c.put_with_retry(n % 4, "new/%d" % n, "w%d" % n)
             top = max(c.state(i)["last_applied"] for i in range(4))
             self.assertGreater(top, seq + 20)
+            # Not while the replica runs on that folder.
+            r = kvctl("snapshot", "restore", self.file, "--data-dir", c.data_dir(4), "--force")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("in use", r.stderr)
             c.kill(4)
             r = kvctl("snapshot", "restore", self.file, "--data-dir", c.data_dir(4), "--force")
             self.assertEqual(r.returncode, 0, r.stderr)
