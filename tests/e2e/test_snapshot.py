@@ -200,6 +200,36 @@ class Snapshot(unittest.TestCase):
         finally:
             stop(procs)
 
+    def test_an_exported_checkpoint_stays_readable_after_the_cluster_moves_on(self):
+        with Cluster() as c:
+            c.start()
+            for n in range(12):
+                c.put_with_retry(n % 5, "base/%d" % n, "b" * 200)
+            c.wait_for(lambda: all((c.state(i)["last_stable_checkpoint_sequence"] or 0) >= 10 for i in range(5)),
+                       30, "a stable checkpoint")
+            offer = c.request(0, "GET", "/api/v1/snapshot").json()
+            seq = offer["seq"]
+            self.assertEqual(len(offer["certificate"]), 4)  # q of 5
+            # The cluster moves its stable checkpoint past the exported one, and drops its log.
+            for n in range(30):
+                c.put_with_retry(n % 5, "more/%d" % n, "m")
+            c.wait_for(lambda: c.state(0)["last_stable_checkpoint_sequence"] >= seq + 20, 30, "checkpoints to move on")
+            # What the client started reading is still there, unchanged.
+            again = c.request(0, "GET", "/api/v1/snapshot?seq=%d" % seq)
+            self.assertEqual(again.status, 200, again.body)
+            self.assertEqual(again.json()["digest"], offer["digest"])
+            self.assertEqual(c.request(0, "GET", "/api/v1/snapshot/state?seq=%d" % seq).status, 200)
+            chunk = c.request(0, "GET", "/api/v1/snapshot/chunk?seq=%d&bucket=0&end=4352" % seq)
+            self.assertEqual(chunk.status, 200)
+            self.assertEqual(chunk.headers["content-type"], "application/octet-stream")
+            # A checkpoint nobody exported is not.
+            self.assertEqual(c.request(1, "GET", "/api/v1/snapshot/state?seq=%d" % seq).status, 410)
+            self.assertEqual(c.request(1, "GET", "/api/v1/snapshot?seq=%d" % seq).status, 410)
+            # The newest stable checkpoint is what a save takes.
+            r = kvctl("snapshot", "save", self.file, "--endpoints", self.endpoints(c))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreaterEqual(int(re.search(r"checkpoint (\d+)", r.stdout).group(1)), seq + 20)
+
     def test_one_replica_restored_from_an_older_snapshot_catches_up(self):
         with Cluster() as c:
             c.start()
