@@ -156,7 +156,7 @@ class Snapshot(unittest.TestCase):
             for p in procs:
                 p.wait(timeout=10)
 
-        c = Cluster.__new__(Cluster)  # the HTTP helpers on these ports
+        c = Cluster.__new__(Cluster)  # Cluster's HTTP methods, on these ports
         c.base = base
         procs = start()
         try:
