@@ -14,6 +14,7 @@
 #include "client/dev_cluster.h"
 #include "client/kvctl_status.h"
 #include "client/kv_commands.h"
+#include "client/snapshot_commands.h"
 #include "common/types.h"
 #include "crypto/sodium_crypto.h"
 #include "node/config.h"
@@ -148,6 +149,8 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
 
   KvCommands kv;
   kv.add_to(app);
+  SnapshotCommands snapshot;
+  snapshot.add_to(app);
 
   try {
     app.parse(argc, argv);
@@ -162,6 +165,7 @@ int kvctl_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (status_cmds.watch->parsed()) return run_watch_cluster(status, out, err);
     int code = 0;
     if (kv.run(std::cin, out, err, code)) return code;
+    if (snapshot.run(kv.endpoints, kv.config, out, err, code)) return code;
     if (dev_cmd->parsed()) {
       dev.base_port = static_cast<uint16_t>(dev_base_port);
       return run_dev_cluster(dev, out, err);

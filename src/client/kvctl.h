@@ -8,6 +8,7 @@
 //   kvctl status / watch-cluster [...]          the cluster table (kvctl_status.h)
 //   kvctl [--endpoints ..|--config ..] [-o table|json] put|get|del|scan|cas|txn ...
 //                                               key-value commands (see kv_commands.h)
+//   kvctl snapshot save|inspect|restore FILE ...  backups (see snapshot_commands.h)
 #pragma once
 
 #include <ostream>

@@ -17,11 +17,12 @@ constexpr std::string_view kPathCluster = "/api/v1/cluster";
 constexpr std::string_view kPathSlots = "/api/v1/pbft/slots";
 constexpr std::string_view kPathActivity = "/api/v1/pbft/activity";
 
-constexpr std::array<std::string_view, 14> kKnownRoutes = {
+constexpr std::array<std::string_view, 17> kKnownRoutes = {
     "/",                "/metrics",           "/api/v1/ready",         "/api/v1/cluster",
     "/api/v1/kv",       "/api/v1/kv/local",   "/api/v1/kv/range",      "/api/v1/kv/cas",
     "/api/v1/kv/txn",   "/api/v1/pbft/state", "/api/v1/pbft/slots",    "/api/v1/pbft/activity",
-    "/api/v1/health",   "/index.html"};
+    "/api/v1/health",   "/index.html",        "/api/v1/snapshot",      "/api/v1/snapshot/state",
+    "/api/v1/snapshot/chunk"};
 
 // Protocol state only, never keys or values.
 constexpr std::array<std::string_view, 7> kCorsRoutes = {

@@ -86,6 +86,21 @@ struct StageResult {
   uint32_t buckets_verified = 0;  // buckets this chunk completed whose leaf matched
 };
 
+// A read-only view of the records at one checkpoint, kept alive by whoever
+// holds it (after the store itself has discarded the checkpoint): what a
+// snapshot export reads its chunks from.
+class CheckpointReader {
+ public:
+  CheckpointReader(std::shared_ptr<const storage::ReadView> view, std::vector<uint32_t> generations)
+      : view_(std::move(view)), generations_(std::move(generations)) {}
+  // As KvStore::read_chunk, at this reader's checkpoint.
+  std::optional<Bytes> read_chunk(uint32_t bucket, ByteView after, uint32_t bucket_end, uint32_t max_bytes) const;
+
+ private:
+  std::shared_ptr<const storage::ReadView> view_;
+  std::vector<uint32_t> generations_;  // per bucket, at the checkpoint
+};
+
 class KvStore final : public core::StateMachine {
  public:
   // Opens the state kept in `storage` (empty storage: empty state): reads
@@ -139,6 +154,9 @@ class KvStore final : public core::StateMachine {
                                   uint32_t max_bytes) const;
   static constexpr uint32_t chunk_bytes_cap = 16u << 20;
   bool has_read_view(Seq seq) const { return readable_.contains(seq); }
+  // A reader of checkpoint `seq` that outlives discard_checkpoints_below();
+  // nullopt when this store keeps no read view for it.
+  std::optional<CheckpointReader> reader(Seq seq) const;
 
   // ---- state transfer, fetching side ----
   // Starts staging toward `manifest` (the caller checked it against a

@@ -24,16 +24,26 @@ bool before(uint32_t b1, std::string_view k1, uint32_t b2, std::string_view k2) 
 
 std::optional<Bytes> KvStore::read_chunk(Seq seq, uint32_t bucket, ByteView after, uint32_t bucket_end,
                                          uint32_t max_bytes) const {
+  std::optional<CheckpointReader> r = reader(seq);
+  if (!r) return std::nullopt;
+  return r->read_chunk(bucket, after, bucket_end, max_bytes);
+}
+
+std::optional<CheckpointReader> KvStore::reader(Seq seq) const {
   auto it = readable_.find(seq);
   if (it == readable_.end()) return std::nullopt;
+  return CheckpointReader(it->second.view, it->second.generations);
+}
+
+std::optional<Bytes> CheckpointReader::read_chunk(uint32_t bucket, ByteView after, uint32_t bucket_end,
+                                                  uint32_t max_bytes) const {
   if (bucket >= bucket_end || bucket_end > bucket_count || after.size() > record_key_bytes_max)
     return std::nullopt;
-  const ReadableCheckpoint& cp = it->second;
-  const size_t budget = std::clamp<size_t>(max_bytes, 1, chunk_bytes_cap);
+  const size_t budget = std::clamp<size_t>(max_bytes, 1, KvStore::chunk_bytes_cap);
   Chunk chunk;
   size_t bytes = 0;
   for (uint32_t b = bucket; b < bucket_end; ++b) {
-    const uint32_t g = cp.generations[b];
+    const uint32_t g = generations_[b];
     const std::string prefix = generation_prefix(b, g);
     std::string begin = prefix;
     if (b == bucket && !after.empty()) {
@@ -41,7 +51,7 @@ std::optional<Bytes> KvStore::read_chunk(Seq seq, uint32_t bucket, ByteView afte
       begin.push_back('\0');  // the first key past `after`
     }
     bool stopped = false;
-    cp.view->scan(begin, generation_end(b, g), [&](std::string_view key, std::string_view value) {
+    view_->scan(begin, generation_end(b, g), [&](std::string_view key, std::string_view value) {
       // Stop once the budget is spent (at least one record per chunk, so
       // every chunk makes progress).
       if (bytes >= budget) {

@@ -8,6 +8,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -62,6 +64,9 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void handle_http(http::Request request, http::Respond respond, const http::ApiLimits& limits);
   void note_executed(const std::vector<core::Executed>& executed);
   void note_event(std::string kind, std::string text);
+  // node_snapshot.cc: the snapshot export routes (docs/API.md).
+  bool handle_snapshot(const http::Request& request, const http::Respond& respond);
+  void expire_snapshot_exports();
 
   void on_tick();
   void on_peer_message(ReplicaId from, wire::Message message);
@@ -115,6 +120,18 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   Seq logged_stable_ = 0;
   std::mt19937_64 ids_;
   NodeMetrics metrics_;
+
+  // Checkpoints being exported by `kvctl snapshot save`: kept (with a read
+  // view of their records) while a client reads them, even after the
+  // replica moved its stable checkpoint past them.
+  struct SnapshotExport {
+    Digest digest;
+    std::vector<wire::Checkpoint> certificate;
+    Bytes state;  // reply cache + manifest
+    kv::CheckpointReader reader;
+    std::chrono::steady_clock::time_point used;
+  };
+  std::map<Seq, SnapshotExport> exports_;
 };
 
 }  // namespace pbft::node

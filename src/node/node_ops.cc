@@ -28,7 +28,7 @@ void Node::handle_http(http::Request request, http::Respond respond, const http:
   };
   bool handled = false;
   try {
-    handled = http::handle_ops(request, *this, counted);
+    handled = handle_snapshot(request, counted) || http::handle_ops(request, *this, counted);
   } catch (const std::exception& e) {
     logger("http")->error("{} failed: {}", std::string(request.target()), e.what());
     counted(http::json_error(500, "internal error", request.version(), request.keep_alive()));
@@ -151,6 +151,10 @@ std::string Node::metrics_text() {
            static_cast<double>(p.bad_replies));
   w.single("pbft_state_transfers_completed_total", T::counter, "State transfers completed.",
            static_cast<double>(metrics_.state_transfers_completed));
+  w.single("pbft_snapshot_exports", T::gauge, "Checkpoints kept for snapshot clients (GET /api/v1/snapshot).",
+           static_cast<double>(exports_.size()));
+  w.single("pbft_snapshot_export_bytes_total", T::counter, "State and chunk bytes served to snapshot clients.",
+           static_cast<double>(metrics_.snapshot_export_bytes));
 
   const transport::NetworkStats s = network_->stats();
   w.single("pbft_connected_peers", T::gauge, "Peers whose outbound connection is up.",
