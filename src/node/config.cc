@@ -663,7 +663,12 @@ void validate(const NodeConfig& config) {
 // Loading
 
 NodeConfig load_config_file(const std::string& path) {
-  const std::string contents = read_config_text(path);
+  NodeConfig config = parse_config_text(read_config_text(path), path);
+  validate(config);
+  return config;
+}
+
+NodeConfig parse_config_text(const std::string& contents, const std::string& path) {
   toml::table root;
   try {
     root = toml::parse(contents, path);
@@ -765,7 +770,6 @@ NodeConfig load_config_file(const std::string& path) {
   }
 
   derive_ticks(config);
-  validate(config);
   return config;
 }
 

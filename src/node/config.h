@@ -119,6 +119,11 @@ struct NodeConfig {
 // Reads a config file. Throws ConfigError naming the setting on any problem
 // (unknown keys are errors too, so a typo does not pass silently).
 NodeConfig load_config_file(const std::string& path);
+// The parsing half of load_config_file, from the file's text: `path` names
+// it in errors and is where relative paths (key file, data folder) start
+// from. Throws ConfigError on any problem in the text; the caller runs
+// validate() (which also reads the key file).
+NodeConfig parse_config_text(const std::string& contents, const std::string& path);
 
 // The built-in dev cluster: 5 replicas on 127.0.0.1, HTTP on base_port+i,
 // replica ports base_port+100+i, fixed dev keys (NOT secret), view-change
