@@ -54,6 +54,7 @@
 #include "common/types.h"
 #include "core/config.h"
 #include "crypto/sodium_crypto.h"
+#include "wire/codec.h"
 
 namespace pbft::node {
 
@@ -87,6 +88,11 @@ enum class StorageEngine { rocksdb, memory };
 //   off:    no fsync; the OS writes back when it likes. A power loss can
 //           lose recent writes (and with them promises made to peers).
 enum class SyncMode { always, batch, off };
+
+// The largest limits.body_bytes_max: the operation a body of this size
+// becomes (never longer than its JSON, plus a request id and a few length
+// fields) fits a request on the wire.
+inline constexpr uint64_t body_bytes_limit = wire::operation_bytes_max - 4096;
 
 struct NodeConfig {
   uint64_t cluster_id = 1;
