@@ -17,6 +17,7 @@
 #include <string>
 
 #include "fuzz_check.h"
+#include "kv/operation.h"
 #include "node/config.h"
 
 using namespace pbft;
@@ -41,6 +42,12 @@ void check_consistent(const node::NodeConfig& c) {
   FUZZ_CHECK(c.protocol.view_change_timeout_ticks >= 1 && c.protocol.status_interval_ticks >= 1,
              "tick counts are at least 1");
   FUZZ_CHECK(c.tick_ms >= 1 && !c.data_dir.empty(), "tick and data folder set");
+  // The HTTP API takes keys and values up to these limits and orders them:
+  // the state machine (and the wire) must be able to carry and run them.
+  FUZZ_CHECK(c.key_bytes_max <= kv::key_bytes_max && c.value_bytes_max <= kv::value_bytes_max,
+             "the API's limits are within what the state machine executes");
+  FUZZ_CHECK(c.body_bytes_max + 4096 <= wire::operation_bytes_max,
+             "what a body becomes fits a request on the wire");
 }
 
 }  // namespace
