@@ -26,6 +26,7 @@
 #include "kv/kv_store.h"
 #include "kv/operation.h"
 #include "storage/memory_storage.h"
+#include "wire/codec.h"
 
 using namespace pbft;
 namespace bhttp = boost::beast::http;
@@ -82,6 +83,7 @@ class StoreBackend final : public http::KvBackend, public http::OpsBackend {
     const Bytes encoded = kv::encode_operation(op);
     const std::optional<kv::Operation> decoded = kv::decode_operation(encoded);
     FUZZ_CHECK(decoded.has_value() && *decoded == op, "an operation a route builds survives its encoding");
+    FUZZ_CHECK(encoded.size() <= wire::operation_bytes_max, "an operation a route builds fits a request on the wire");
     const Bytes result_bytes = store().apply(++seq_, encoded);
     storage::WriteBatch batch;
     store().take_writes(batch);
