@@ -82,10 +82,10 @@ fuzz-smoke: fuzz-build
 fuzz-seeds: fuzz-build
 	$(FUZZ_DIR)/fuzz/fuzz_seeds fuzz/corpus
 
-# Runs every target for FUZZ_SECONDS and prints the table of
-# docs/RELIABILITY.md's "Fuzzing" section.
+# Runs every target for FUZZ_SECONDS and prints the tables of
+# docs/RELIABILITY.md's "Fuzzing" section (also kept in $(FUZZ_DIR)/report.md).
 fuzz-report: fuzz-build
-	fuzz/report.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) | tee $(FUZZ_DIR)/report.md
 
 # A local 5-replica dev cluster in the foreground (Ctrl-C stops it):
 # HTTP on 127.0.0.1:10000..10004, data in ./data. BASE_PORT moves the ports.
