@@ -11,7 +11,7 @@
 // is a MessageType; 0xf0 and up replays replica 1's own message number
 // (type - 0xf0) of the ones it sent so far. Control bits:
 //   0-2  link: 0-3 replica 3's; 4 replica 1 itself; 5 a non-member id;
-//        6 a client straight to replica 1 (requests) ; 7 replica 3's, then a tick
+//        6 a client straight to replica 1 (requests); 7 replica 3's, then a tick
 //   3    sign whatever replica 3 or a client can sign
 //   4    set pre-prepare digests to their batch's digest
 //   5    small numbers: view % 8, seq % 64
