@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
       rec.insert(rec.end(), forged.begin() + wire::frame_header_size, forged.end());
     }
     write("replica_fuzz", name, rec);
+    write("replica_primary_fuzz", name, rec);
   }
   {
     // A bad MAC, a record from a non-peer, a wrong cluster id.
@@ -156,6 +157,7 @@ int main(int argc, char** argv) {
                  frame.begin() + static_cast<std::ptrdiff_t>(wire::frame_header_size + len));
     }
     write("replica_fuzz", "client_then_ticks_and_replays", rec);
+    write("replica_primary_fuzz", "client_then_ticks_and_replays", rec);
   }
 
   // HTTP: requests in text form, "\n--\n" between them.

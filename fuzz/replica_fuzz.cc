@@ -1,5 +1,5 @@
 // Message validation by a core replica. Replica 1 of a 4-replica cluster
-// (f = 1) receives what a Byzantine replica 3, any number of clients and a
+// (f = 1; replica 0, the primary, in replica_primary_fuzz) receives what a Byzantine replica 3, any number of clients and a
 // broken link can send: messages decoded from the input by the wire codec,
 // optionally fixed up with everything the attacker can compute (replica 3's
 // and the clients' signatures, batch digests), small view and sequence
@@ -47,7 +47,13 @@ using wire::Message;
 
 namespace {
 
-constexpr ReplicaId self = 1;
+// Replica 1, a backup in view 0; replica_primary_fuzz builds this file with
+// PBFT_FUZZ_SELF=0, the primary of view 0, which also proposes.
+#ifndef PBFT_FUZZ_SELF
+#define PBFT_FUZZ_SELF 1
+#endif
+constexpr ReplicaId self = PBFT_FUZZ_SELF;
+static_assert(self != 3, "replica 3 is the faulty one");
 constexpr ReplicaId faulty = 3;
 constexpr uint32_t n = fuzz::replica_count;
 
@@ -216,6 +222,13 @@ bool forged(ReplicaId from, const Message& message) {
           return !v.verify_client(m.client, wire::signing_bytes(m), m.sig);
         } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
           return !verifies(static_cast<ReplicaId>(m.view % n), wire::signing_bytes(m), m.sig);
+        } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
+          FUZZ_CHECK(m.view % n == self && verifies(self, wire::signing_bytes(m), m.sig),
+                     "what the replica proposes it signs as the primary");
+          FUZZ_CHECK(m.digest == batch_digest(m.batch), "a proposal's digest is its batch's");
+          for (const wire::Request& r : m.batch)
+            FUZZ_CHECK(keys().verifier.verify_client(r.client, wire::signing_bytes(r), r.sig),
+                       "the primary proposes only requests its clients signed");
         } else if constexpr (std::is_same_v<T, wire::Prepare> || std::is_same_v<T, wire::Checkpoint> ||
                              std::is_same_v<T, wire::ViewChange>) {
           return !verifies(m.replica, wire::signing_bytes(m), m.sig);
@@ -274,7 +287,12 @@ void check_invariants(const core::Replica& r, const core::Output& out) {
   FUZZ_CHECK(d.prepared_certs.empty(), "nor make it prepare");
   FUZZ_CHECK(out.replies.empty(), "nothing executed, nothing to reply");
   for (const auto& [seq, slot] : d.slots) {
-    FUZZ_CHECK(!slot.pre_prepare && !slot.prepared && !slot.committed, "no pre-prepare from the primary");
+    FUZZ_CHECK(!slot.prepared && !slot.committed, "one faulty replica cannot make a slot prepare");
+    if (slot.pre_prepare) {
+      // Only the primary's own proposals: nobody else can sign one for view 0.
+      FUZZ_CHECK(self == 0 && slot.pre_prepare->view == 0, "no pre-prepare but the replica's own");
+      check_signed_by_self(*slot.pre_prepare);
+    }
     for (const auto& [id, p] : slot.prepares) FUZZ_CHECK(id == faulty, "prepares kept are replica 3's");
     for (const auto& [id, c] : slot.commits) FUZZ_CHECK(id == faulty, "commits kept are replica 3's");
   }

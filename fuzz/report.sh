@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 build=${1:?build folder}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire_frame_fuzz wire_body_fuzz frame_reader_fuzz replica_fuzz http_api_fuzz config_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(wire_frame_fuzz wire_body_fuzz frame_reader_fuzz replica_fuzz replica_primary_fuzz http_api_fuzz config_fuzz)
 
 stat() { grep -m1 "^stat::$2:" "$1" | awk '{print $2}'; }
 echo "| target | executions | seconds | exec/s | coverage (edges) | features | corpus | result |"
@@ -33,19 +33,24 @@ for t in "${targets[@]}"; do
   fi
   echo "| $t | ${runs:--} | ${secs:--} | ${speed:--} | ${cov:--} | ${ft:--} | ${corp:--} | $result |"
 done
-if [ -f "$build/logs/replica_fuzz.log" ]; then
+for r in replica_fuzz replica_primary_fuzz; do
+  log="$build/logs/$r.log"
+  [ -f "$log" ] || continue
+  who="replica 1 (a backup)"
+  [ "$r" = replica_primary_fuzz ] && who="replica 0 (the primary)"
   echo
-  echo "Messages sent to the core replica by replica_fuzz (one run), and how many it accepted:"
+  echo "Messages sent to $who by $r (one run), and how many it accepted:"
   echo
-  echo "| sent to replica 1 | sent | accepted |"
+  echo "| message | sent | accepted |"
   echo "| --- | ---: | ---: |"
-  line=$(grep "^replica_fuzz: messages" "$build/logs/replica_fuzz.log" | tail -1)
+  line=$(grep "^replica_fuzz: messages" "$log" | tail -1)
   num() { sed -nE "s/.*$1 ([0-9]+).*/\1/p" <<<"$line"; }
+  acc() { sed -nE "s/.*$1 sent [0-9]+ accepted ([0-9]+).*/\1/p" <<<"$line"; }
   echo "| all decoded messages | $(num 'messages') | - |"
-  echo "| forged (outer signature or claimed sender wrong) | $(num 'forged sent') | $(sed -nE 's/.*forged sent [0-9]+ accepted ([0-9]+).*/\1/p' <<<"$line") |"
-  echo "| on a link that is not a peer's | $(num 'non-peer link sent') | $(sed -nE 's/.*non-peer link sent [0-9]+ accepted ([0-9]+).*/\1/p' <<<"$line") |"
-  echo "| in a frame with another cluster id | $(num 'wrong cluster id sent') | $(sed -nE 's/.*wrong cluster id sent [0-9]+ accepted ([0-9]+).*/\1/p' <<<"$line") |"
+  echo "| forged (outer signature or claimed sender wrong) | $(num 'forged sent') | $(acc 'forged') |"
+  echo "| on a link that is not a peer's | $(num 'non-peer link sent') | $(acc 'non-peer link') |"
+  echo "| in a frame with another cluster id | $(num 'wrong cluster id sent') | $(acc 'wrong cluster id') |"
   echo "| undecodable bodies (rejected by the codec) | $(num 'undecodable') | 0 |"
-  grep "^replica_fuzz: forged [a-z_-]* sent" "$build/logs/replica_fuzz.log" | tail -12 |
+  grep "^replica_fuzz: forged [a-z_-]* sent" "$log" | tail -12 |
     sed -E 's/^replica_fuzz: forged ([^ ]+) sent ([0-9]+) accepted ([0-9]+)/| forged \1 | \2 | \3 |/'
-fi
+done
