@@ -33,7 +33,8 @@ for t in "${targets[@]}"; do
   fi
   echo "| $t | ${runs:--} | ${secs:--} | ${speed:--} | ${cov:--} | ${ft:--} | ${corp:--} | $result |"
 done
-for r in replica_fuzz replica_primary_fuzz; do
+for r in "${targets[@]}"; do
+  case "$r" in replica_fuzz | replica_primary_fuzz) ;; *) continue ;; esac
   log="$build/logs/$r.log"
   [ -f "$log" ] || continue
   who="replica 1 (a backup)"
