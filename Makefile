@@ -17,10 +17,10 @@ export CCACHE_NOHASHDIR := 1
 # Debian packages the project builds with.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-dev libgtest-dev \
   libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
-  librocksdb-dev chromium chromium-driver nodejs ccache libbenchmark-dev faketime
+  librocksdb-dev chromium chromium-driver nodejs ccache libbenchmark-dev faketime clang libclang-rt-14-dev
 
 .PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer bench micro chaos \
-  chaos-report
+  chaos-report fuzz-build fuzz fuzz-smoke fuzz-seeds fuzz-report
 
 # Installs what is missing (idempotent; needs root or sudo on a fresh machine).
 deps:
@@ -59,6 +59,34 @@ test-asan: deps browser-deps
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (fuzz/, see fuzz/README.md) under ASan + UBSan, built
+# with clang in their own folder; only the modules they need are built.
+# `make fuzz` runs each target for FUZZ_SECONDS; `make fuzz-smoke` (CI) runs
+# each over its corpus and then for FUZZ_SMOKE_SECONDS. A crash fails the
+# run and leaves the reproducer in $(FUZZ_DIR)/artifacts/<target>/.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBFT_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++ $(LAUNCHER) -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only"
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SMOKE_SECONDS)
+
+# Rewrites the seed corpora in fuzz/corpus from real encoded messages.
+fuzz-seeds: fuzz-build
+	$(FUZZ_DIR)/fuzz/fuzz_seeds fuzz/corpus
+
+# Runs every target for FUZZ_SECONDS and prints the tables of
+# docs/RELIABILITY.md's "Fuzzing" section (also kept in $(FUZZ_DIR)/report.md).
+fuzz-report: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) | tee $(FUZZ_DIR)/report.md
 
 # A local 5-replica dev cluster in the foreground (Ctrl-C stops it):
 # HTTP on 127.0.0.1:10000..10004, data in ./data. BASE_PORT moves the ports.
@@ -119,4 +147,4 @@ micro: build
 	  --benchmark_out=bench/results/micro.json --benchmark_out_format=json
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -1,5 +1,8 @@
 #include "node/config.h"
 
+#include "kv/operation.h"
+#include "wire/codec.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -654,6 +657,20 @@ void validate(const NodeConfig& config) {
   if (config.body_bytes_max == 0) fail("limits.body_bytes_max", "must be at least 1");
   if (config.key_bytes_max == 0) fail("limits.key_bytes_max", "must be at least 1");
   if (config.value_bytes_max == 0) fail("limits.value_bytes_max", "must be at least 1");
+  // The API orders what these limits let in: every replica's state machine
+  // must accept it, and the operation a body becomes must fit a request on
+  // the wire (a larger one would stop the replica that signs it).
+  if (config.key_bytes_max > kv::key_bytes_max)
+    fail("limits.key_bytes_max", std::to_string(config.key_bytes_max) + " is over what the key-value store takes (" +
+                                     std::to_string(kv::key_bytes_max) + ")");
+  if (config.value_bytes_max > kv::value_bytes_max)
+    fail("limits.value_bytes_max", std::to_string(config.value_bytes_max) +
+                                       " is over what the key-value store takes (" +
+                                       std::to_string(kv::value_bytes_max) + ")");
+  if (config.body_bytes_max > body_bytes_limit)
+    fail("limits.body_bytes_max", std::to_string(config.body_bytes_max) + " is over " +
+                                      std::to_string(body_bytes_limit) +
+                                      " (the operation it becomes must fit a request on the wire)");
   if (config.request_timeout_ms == 0) fail("limits.request_timeout_ms", "must be at least 1");
   if (config.request_retry_ms == 0) fail("limits.request_retry_ms", "must be at least 1");
   if (config.log_filter.empty()) fail("PBFT_LOG", "must not be empty");
@@ -663,7 +680,12 @@ void validate(const NodeConfig& config) {
 // Loading
 
 NodeConfig load_config_file(const std::string& path) {
-  const std::string contents = read_config_text(path);
+  NodeConfig config = parse_config_text(read_config_text(path), path);
+  validate(config);
+  return config;
+}
+
+NodeConfig parse_config_text(const std::string& contents, const std::string& path) {
   toml::table root;
   try {
     root = toml::parse(contents, path);
@@ -765,7 +787,6 @@ NodeConfig load_config_file(const std::string& path) {
   }
 
   derive_ticks(config);
-  validate(config);
   return config;
 }
 

@@ -54,6 +54,7 @@
 #include "common/types.h"
 #include "core/config.h"
 #include "crypto/sodium_crypto.h"
+#include "wire/codec.h"
 
 namespace pbft::node {
 
@@ -88,6 +89,11 @@ enum class StorageEngine { rocksdb, memory };
 //           lose recent writes (and with them promises made to peers).
 enum class SyncMode { always, batch, off };
 
+// The largest limits.body_bytes_max: the operation a body of this size
+// becomes (never longer than its JSON, plus a request id and a few length
+// fields) fits a request on the wire.
+inline constexpr uint64_t body_bytes_limit = wire::operation_bytes_max - 4096;
+
 struct NodeConfig {
   uint64_t cluster_id = 1;
   std::vector<Member> members;
@@ -119,6 +125,11 @@ struct NodeConfig {
 // Reads a config file. Throws ConfigError naming the setting on any problem
 // (unknown keys are errors too, so a typo does not pass silently).
 NodeConfig load_config_file(const std::string& path);
+// The parsing half of load_config_file, from the file's text: `path` names
+// it in errors and is where relative paths (key file, data folder) start
+// from. Throws ConfigError on any problem in the text; the caller runs
+// validate() (which also reads the key file).
+NodeConfig parse_config_text(const std::string& contents, const std::string& path);
 
 // The built-in dev cluster: 5 replicas on 127.0.0.1, HTTP on base_port+i,
 // replica ports base_port+100+i, fixed dev keys (NOT secret), view-change

@@ -262,6 +262,23 @@ Getenv env_of(const std::map<std::string, std::string>& vars) {
   };
 }
 
+// Found by fuzz/config_fuzz: these limits used to load, and the API then
+// ordered keys and values every replica's store refuses (answered 500), or
+// an operation too large for a request, which stops the replica signing it.
+TEST_F(ClusterTest, LimitsBeyondWhatTheClusterCarriesAreRefused) {
+  edit(toml(0), "key_bytes_max = 65536", "key_bytes_max = 65537");
+  EXPECT_ERROR_STARTS(load_config_file(toml(0)), "limits.key_bytes_max: 65537 is over what the key-value store takes");
+  edit(toml(1), "value_bytes_max = 1048576", "value_bytes_max = 4194304");
+  EXPECT_ERROR_STARTS(load_config_file(toml(1)), "limits.value_bytes_max: 4194304 is over");
+  edit(toml(2), "body_bytes_max = 1048576", "body_bytes_max = 8388608");
+  EXPECT_ERROR_STARTS(load_config_file(toml(2)), "limits.body_bytes_max: 8388608 is over");
+  NodeConfig c = load_config_file(toml(3));
+  EXPECT_ERROR_STARTS(apply_env_overrides(c, env_of({{"PBFT_BODY_BYTES_MAX", "3000000"}})),
+                      "limits.body_bytes_max: 3000000 is over");
+  edit(toml(3), "body_bytes_max = 1048576", "body_bytes_max = " + std::to_string(body_bytes_limit));
+  EXPECT_EQ(load_config_file(toml(3)).body_bytes_max, body_bytes_limit);
+}
+
 TEST_F(ClusterTest, EnvOverrides) {
   NodeConfig c = load_config_file(toml(0));
   apply_env_overrides(c, env_of({{"PBFT_CLUSTER_ID", "99"},
