@@ -132,6 +132,46 @@ void check_claims(const json& j, const kv::Operation& op, const kv::Result& r) {
   }
 }
 
+// The operation the txn route builds from `body` (its JSON), as far as the
+// shape allows; a shape the route refuses is answered 400 before any
+// certificate matters.
+kv::Operation txn_operation(const std::string& body, const std::string& request_id) {
+  kv::Operation op{kv::OpKind::txn, "", "", request_id};
+  const json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return op;
+  if (auto c = j.find("compare"); c != j.end() && c->is_array()) {
+    for (const json& e : *c) {
+      if (!e.is_object()) continue;
+      kv::Compare cmp;
+      cmp.key = e.value("key", "");
+      if (e.contains("value") && e["value"].is_string()) {
+        cmp.target = kv::CompareTarget::value;
+        cmp.value = e["value"].get<std::string>();
+      } else if (e.contains("revision") && e["revision"].is_number_unsigned()) {
+        cmp.target = kv::CompareTarget::revision;
+        cmp.revision = e["revision"].get<uint64_t>();
+      } else {
+        cmp.target = kv::CompareTarget::absent;
+      }
+      op.compares.push_back(std::move(cmp));
+    }
+  }
+  for (const char* branch : {"success", "failure"}) {
+    auto b = j.find(branch);
+    if (b == j.end() || !b->is_array()) continue;
+    std::vector<kv::TxnOp>& out = std::string_view(branch) == "success" ? op.success : op.failure;
+    for (const json& e : *b) {
+      kv::TxnOp t;
+      const std::string name = e.is_object() ? e.value("op", "") : "";
+      t.kind = name == "put" ? kv::OpKind::put : name == "del" ? kv::OpKind::del : kv::OpKind::get;
+      t.key = e.is_object() ? e.value("key", "") : "";
+      if (t.kind == kv::OpKind::put) t.value = e.value("value", "");
+      out.push_back(std::move(t));
+    }
+  }
+  return op;
+}
+
 // --verify: the answer's certificate proves `expected` (by `request_id`)
 // and the result in the JSON; throws Failure otherwise.
 void verify_answer(const KvCommands& k, const json& j, const std::string& request_id, const ExpectedOp& expected,
@@ -311,7 +351,8 @@ int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream
       body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     }
     if (json::parse(body, nullptr, false).is_discarded()) throw Failure("the transaction is not valid JSON");
-    json j = call(k, "POST", "/api/v1/kv/txn", body, kv::OpKind::txn);
+    json j = call(k, "POST", "/api/v1/kv/txn", body, kv::OpKind::txn,
+                  [&](const std::string& id) { return txn_operation(body, id); });
     if (as_json) {
       out << j.dump() << "\n";
     } else {

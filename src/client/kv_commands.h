@@ -19,8 +19,7 @@
 // replies for exactly the operation kvctl sent (its own fresh request id
 // included) and the result shown; an answer that fails any check is refused
 // with exit code 1 and the reason. Without it kvctl trusts the replica that
-// answers. A transaction's certificate is checked for its request id and
-// kind, not yet compared operation by operation with the file.
+// answers.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -101,6 +101,9 @@ class VerifiedReplies(unittest.TestCase):
             r = self.kvctl("--verify", *args, endpoints=liar, code=1)
             self.assertIn("answer refused", r.stderr, args)
             self.assertNotIn("forged", r.stdout, args)
+        txn = {"compare": [{"key": "lie/k", "value": "truth"}], "success": [{"op": "get", "key": "lie/k"}]}
+        r = self.kvctl("--verify", "txn", "-", endpoints=liar, stdin=json.dumps(txn), code=1)
+        self.assertIn("answer refused", r.stderr)
         # Listed first, the liar still stops the command rather than have its answer shown.
         r = self.kvctl("--verify", "get", "lie/k", endpoints=liar + "," + self.endpoint(1), code=1)
         self.assertIn("answer refused", r.stderr)
