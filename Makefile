@@ -19,7 +19,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config python3 libsodium-d
   libgmock-dev libboost1.81-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev \
   librocksdb-dev chromium chromium-driver nodejs ccache
 
-.PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer
+.PHONY: deps browser-deps build test test-asan sim cluster clean bench-state-transfer bench-signing
 
 # Installs what is missing (idempotent; needs root or sudo on a fresh machine).
 deps:
@@ -80,3 +80,9 @@ bench-state-transfer: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+
+# What signing a reply costs next to a MAC (not part of `make test`).
+bench-signing: deps
+	@mkdir -p $(BUILD_DIR)
+	cc -O2 bench/reply_signing.c -o $(BUILD_DIR)/reply_signing $$(pkg-config --cflags --libs libsodium)
+	$(BUILD_DIR)/reply_signing
