@@ -14,6 +14,7 @@ import unittest
 from cluster import KV_NODE, Cluster
 
 KVCTL = os.path.join(os.path.dirname(KV_NODE), "kvctl")
+EXAMPLE_CLIENT = os.environ.get("EXAMPLE_CLIENT", os.path.join(os.path.dirname(KV_NODE), "example-verified-client"))
 LIAR = 3
 LYING_ENV = {"PBFT_MISBEHAVE": "wrong-results", "PBFT_ALLOW_MISBEHAVIOUR": "1"}
 
@@ -110,6 +111,24 @@ class VerifiedReplies(unittest.TestCase):
         # The truth, through an honest gateway, verifies.
         r = self.kvctl("--verify", "get", "lie/k", endpoints=self.endpoint(2))
         self.assertEqual(r.stdout.splitlines()[1].split()[:2], ["lie/k", "truth"])
+
+    def library(self, *args, code=0):
+        r = subprocess.run([EXAMPLE_CLIENT, str(self.c.base), *args], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, code, "client %s: stdout %r stderr %r" % (args, r.stdout, r.stderr))
+        return r
+
+    def test_library_accepts_only_verified_answers(self):
+        self.assertGreater(int(self.library("put", "lib/k", "truth", "1").stdout), 0)
+        self.assertEqual(self.library("get", "lib/k", "2").stdout.strip(), "truth")
+        # Through the liar alone: no verified answer, and the forged one is not returned.
+        r = self.library("get", "lib/k", str(LIAR), code=1)
+        self.assertIn("answer refused", r.stderr)
+        self.assertNotIn("forged", r.stdout)
+        self.library("put", "lib/k2", "x", str(LIAR), code=1)
+        # The liar first: its answer is refused and the next endpoint's verified one is returned.
+        self.assertEqual(self.library("get", "lib/k", str(LIAR), "4").stdout.strip(), "truth")
+        self.assertEqual(self.library("del", "lib/k", str(LIAR), "0").stdout.strip(), "deleted")
+        self.assertEqual(self.library("get", "lib/k").stdout.strip(), "(absent)")
 
     def test_plain_route_trusts_its_gateway(self):
         self.c.put_with_retry(1, "plain/k", "truth")
