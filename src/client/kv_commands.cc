@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "client/http_client.h"
+#include "client/reply_verifier.h"
+#include "http/kv_routes.h"
 #include "node/config.h"
 
 namespace pbft::client {
@@ -75,12 +77,142 @@ std::vector<Endpoint> endpoints_of(const KvCommands& k) {
   return out;
 }
 
+// The public keys --verify checks certificates against.
+std::vector<crypto::PublicKey> replica_keys(const KvCommands& k) {
+  std::vector<crypto::PublicKey> keys;
+  if (!k.config.empty()) {
+    for (const node::Member& m : node::load_config_file(k.config).members) keys.push_back(m.public_key);
+  } else {
+    for (ReplicaId i = 0; i < node::dev_replica_count; ++i) keys.push_back(node::dev_key_pair(i).public_key);
+  }
+  return keys;
+}
+
+// What the operation kvctl sends looks like once the route has built it,
+// given the request id kvctl sends with it (nullopt: not compared field by
+// field, only its kind and request id).
+using ExpectedOp = std::function<kv::Operation(const std::string& request_id)>;
+
+json nullable(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+// The gateway's JSON must say what the certified result says.
+void check_claims(const json& j, const kv::Operation& op, const kv::Result& r) {
+  auto differ = [](const std::string& what) {
+    throw Failure("answer refused: the gateway's " + what + " differs from the certified result");
+  };
+  if (j.value("operation_sequence", json()) != json(r.sequence)) differ("operation_sequence");
+  const bool found = r.status == kv::ResultStatus::ok && r.value.has_value();
+  switch (op.kind) {
+    case kv::OpKind::get:
+      if (j.value("value", json()) != (found ? json(*r.value) : json(nullptr))) differ("value");
+      if (j.value("revision", json()) != (found && r.form == kv::ResultForm::record ? json(r.revision) : json(nullptr)))
+        differ("revision");
+      break;
+    case kv::OpKind::del:
+      if (j.value("deleted", json()) != json(r.status == kv::ResultStatus::ok)) differ("deleted");
+      break;
+    case kv::OpKind::cas:
+      if (j.value("succeeded", json()) != json(r.status == kv::ResultStatus::ok)) differ("succeeded");
+      if (j.value("value", json()) != nullable(r.value)) differ("value");
+      if (j.value("revision", json()) != (r.value ? json(r.revision) : json(nullptr))) differ("revision");
+      break;
+    case kv::OpKind::range: {
+      json entries = json::array();
+      for (const kv::Entry& e : r.entries) entries.push_back({{"key", e.key}, {"value", e.value}, {"revision", e.revision}});
+      if (j.value("entries", json()) != entries) differ("entries");
+      if (j.value("more", json()) != json(r.next.has_value())) differ("more");
+      if (j.value("token", json()) != (r.next ? json(http::encode_range_token(*r.next)) : json(nullptr))) differ("token");
+      break;
+    }
+    case kv::OpKind::txn:
+      if (j.value("succeeded", json()) != json(r.succeeded)) differ("succeeded");
+      break;
+    case kv::OpKind::put:
+      break;
+  }
+}
+
+// The operation the txn route builds from `body` (its JSON), as far as the
+// shape allows; a shape the route refuses is answered 400 before any
+// certificate matters.
+kv::Operation txn_operation(const std::string& body, const std::string& request_id) {
+  kv::Operation op{kv::OpKind::txn, "", "", request_id};
+  const json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return op;
+  if (auto c = j.find("compare"); c != j.end() && c->is_array()) {
+    for (const json& e : *c) {
+      if (!e.is_object()) continue;
+      kv::Compare cmp;
+      cmp.key = e.value("key", "");
+      if (e.contains("value") && e["value"].is_string()) {
+        cmp.target = kv::CompareTarget::value;
+        cmp.value = e["value"].get<std::string>();
+      } else if (e.contains("revision") && e["revision"].is_number_unsigned()) {
+        cmp.target = kv::CompareTarget::revision;
+        cmp.revision = e["revision"].get<uint64_t>();
+      } else {
+        cmp.target = kv::CompareTarget::absent;
+      }
+      op.compares.push_back(std::move(cmp));
+    }
+  }
+  for (const char* branch : {"success", "failure"}) {
+    auto b = j.find(branch);
+    if (b == j.end() || !b->is_array()) continue;
+    std::vector<kv::TxnOp>& out = std::string_view(branch) == "success" ? op.success : op.failure;
+    for (const json& e : *b) {
+      kv::TxnOp t;
+      const std::string name = e.is_object() ? e.value("op", "") : "";
+      t.kind = name == "put" ? kv::OpKind::put : name == "del" ? kv::OpKind::del : kv::OpKind::get;
+      t.key = e.is_object() ? e.value("key", "") : "";
+      if (t.kind == kv::OpKind::put) t.value = e.value("value", "");
+      out.push_back(std::move(t));
+    }
+  }
+  return op;
+}
+
+// --verify: the answer's certificate proves `expected` (by `request_id`)
+// and the result in the JSON; throws Failure otherwise.
+void verify_answer(const KvCommands& k, const json& j, const std::string& request_id, const ExpectedOp& expected,
+                   kv::OpKind kind) {
+  auto proof = j.find("proof");
+  if (proof == j.end()) throw Failure("answer refused: it carries no reply certificate (\"proof\")");
+  std::string error;
+  std::optional<http::ReplyCertificate> cert = http::certificate_from_json(*proof, error);
+  if (!cert) throw Failure("answer refused: " + error);
+  std::vector<crypto::PublicKey> keys;
+  try {
+    keys = replica_keys(k);
+  } catch (const std::exception& e) {
+    throw Failure(std::string("cannot read the replicas' public keys: ") + e.what());
+  }
+  VerifyOutcome v = verify_certificate(*cert, keys);
+  if (!v.ok())
+    throw Failure("answer refused: reply certificate does not verify: " + v.error +
+                  (k.config.empty() ? " (checked against the dev cluster's keys; give --config for another cluster)" : ""));
+  if (expected) {
+    if (!matches_request(*v.verified, expected(request_id)))
+      throw Failure("answer refused: the certificate is for another operation than the one sent");
+  } else if (v.verified->operation.kind != kind || v.verified->operation.request_id != request_id) {
+    throw Failure("answer refused: the certificate is for another operation than the one sent");
+  }
+  check_claims(j, v.verified->operation, v.verified->result);
+}
+
 // Sends the request to the endpoints in turn until one answers with
 // something other than 503/504; returns the JSON of a 200 answer and
-// throws Failure with the server's error otherwise.
-json call(const KvCommands& k, const std::string& method, const std::string& target, const std::string& body) {
+// throws Failure with the server's error otherwise. With --verify the
+// answer must also carry a certificate that proves it (verify_answer).
+json call(const KvCommands& k, const std::string& method, std::string target, const std::string& body,
+          kv::OpKind kind = kv::OpKind::get, const ExpectedOp& expected = {}) {
   const std::vector<Endpoint> endpoints = endpoints_of(k);
-  const std::map<std::string, std::string> headers{{"request-id", new_uuid()}};
+  const std::string request_id = new_uuid();
+  std::map<std::string, std::string> headers{{"request-id", request_id}};
+  if (k.verify) {
+    target += target.find('?') == std::string::npos ? "?proof=1" : "&proof=1";
+    headers["pbft-proof"] = "1";
+  }
   std::string last;
   for (const Endpoint& e : endpoints) {
     HttpAnswer a;
@@ -93,6 +225,13 @@ json call(const KvCommands& k, const std::string& method, const std::string& tar
     json j = json::parse(a.body, nullptr, false);
     if (a.status == 200) {
       if (j.is_discarded() || !j.is_object()) throw Failure(e.name() + " answered with something that is not JSON");
+      if (k.verify) {
+        try {
+          verify_answer(k, j, request_id, expected, kind);
+        } catch (const Failure& f) {
+          throw Failure(e.name() + ": " + f.what());
+        }
+      }
       return j;
     }
     std::string message = j.is_object() && j.contains("error") && j["error"].is_string()
@@ -127,13 +266,15 @@ void table(std::ostream& out, const std::vector<std::string>& head, const std::v
 int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream& err) {
   const bool as_json = k.output == "json";
   if (k.put->parsed()) {
-    json j = call(k, "POST", "/api/v1/kv", json{{"key", k.key}, {"value", k.value}}.dump());
+    json j = call(k, "POST", "/api/v1/kv", json{{"key", k.key}, {"value", k.value}}.dump(), kv::OpKind::put,
+                  [&](const std::string& id) { return kv::Operation{kv::OpKind::put, k.key, k.value, id}; });
     if (as_json) out << j.dump() << "\n";
     else table(out, {"KEY", "REVISION"}, {{k.key, text(j["operation_sequence"])}});
     return 0;
   }
   if (k.get->parsed()) {
-    json j = call(k, "GET", "/api/v1/kv?key=" + url_encode(k.key), "");
+    json j = call(k, "GET", "/api/v1/kv?key=" + url_encode(k.key), "", kv::OpKind::get,
+                  [&](const std::string& id) { return kv::Operation{kv::OpKind::get, k.key, "", id}; });
     if (as_json) out << j.dump() << "\n";
     if (j["value"].is_null()) {
       err << "kvctl get: " << k.key << ": not found\n";
@@ -143,7 +284,8 @@ int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream
     return 0;
   }
   if (k.del->parsed()) {
-    json j = call(k, "DELETE", "/api/v1/kv?key=" + url_encode(k.key), "");
+    json j = call(k, "DELETE", "/api/v1/kv?key=" + url_encode(k.key), "", kv::OpKind::del,
+                  [&](const std::string& id) { return kv::Operation{kv::OpKind::del, k.key, "", id}; });
     if (as_json) out << j.dump() << "\n";
     else table(out, {"KEY", "DELETED"}, {{k.key, j["deleted"].get<bool>() ? "1" : "0"}});
     return 0;
@@ -158,7 +300,15 @@ int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream
     std::string token;
     for (;;) {
       const uint32_t left = k.limit == 0 ? 1000 : std::min<uint32_t>(1000, k.limit - static_cast<uint32_t>(entries.size()));
-      json page = call(k, "GET", base + "&limit=" + std::to_string(left) + (token.empty() ? "" : "&token=" + token), "");
+      auto expected = [&](const std::string& id) {
+        kv::Operation op{kv::OpKind::range, k.prefix.empty() ? k.start : k.prefix, "", id};
+        op.range_end = k.prefix.empty() ? k.end : kv::prefix_end(k.prefix);
+        if (!token.empty()) op.key = http::decode_range_token(token).value_or("");
+        op.limit = left;
+        return op;
+      };
+      json page = call(k, "GET", base + "&limit=" + std::to_string(left) + (token.empty() ? "" : "&token=" + token), "",
+                       kv::OpKind::range, expected);
       for (auto& e : page["entries"]) entries.push_back(e);
       if (!page["more"].get<bool>() || (k.limit != 0 && entries.size() >= k.limit)) break;
       token = page["token"].get<std::string>();
@@ -176,7 +326,11 @@ int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream
     if (k.expect_absent == (k.cas->count("--expect") > 0))
       throw Failure("cas needs exactly one of --expect VALUE or --expect-absent");
     json body{{"key", k.key}, {"value", k.value}, {"expected", k.expect_absent ? json(nullptr) : json(k.expect)}};
-    json j = call(k, "POST", "/api/v1/kv/cas", body.dump());
+    json j = call(k, "POST", "/api/v1/kv/cas", body.dump(), kv::OpKind::cas, [&](const std::string& id) {
+      kv::Operation op{kv::OpKind::cas, k.key, k.value, id};
+      if (!k.expect_absent) op.expected = k.expect;
+      return op;
+    });
     const bool ok = j["succeeded"].get<bool>();
     if (as_json) out << j.dump() << "\n";
     else table(out, {"KEY", "SUCCEEDED", "VALUE", "REVISION"}, {{k.key, ok ? "1" : "0", text(j["value"]), text(j["revision"])}});
@@ -197,7 +351,8 @@ int run_command(KvCommands& k, std::istream& in, std::ostream& out, std::ostream
       body.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     }
     if (json::parse(body, nullptr, false).is_discarded()) throw Failure("the transaction is not valid JSON");
-    json j = call(k, "POST", "/api/v1/kv/txn", body);
+    json j = call(k, "POST", "/api/v1/kv/txn", body, kv::OpKind::txn,
+                  [&](const std::string& id) { return txn_operation(body, id); });
     if (as_json) {
       out << j.dump() << "\n";
     } else {
@@ -222,6 +377,8 @@ void KvCommands::add_to(CLI::App& app) {
   app.add_option("--config", config, "A replica's TOML config: talk to every replica it lists");
   app.add_option("-o,--output", output, "Output format")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   app.add_option("--timeout-ms", timeout_ms, "Per-endpoint request timeout")->capture_default_str();
+  app.add_flag("--verify", verify,
+               "Accept only answers proven by f+1 signed replica replies (keys from --config, else the dev cluster's)");
 
   put = app.add_subcommand("put", "Set a key");
   put->add_option("key", key)->required();

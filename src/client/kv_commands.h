@@ -14,6 +14,12 @@
 // to the next. Exit codes: 0 done; 1 the operation failed or its answer says
 // no (a get of an absent key, a cas whose compare failed), with a message on
 // stderr; 2 bad usage.
+//
+// --verify: every answer must carry a reply certificate of f+1 signed
+// replies for exactly the operation kvctl sent (its own fresh request id
+// included) and the result shown; an answer that fails any check is refused
+// with exit code 1 and the reason. Without it kvctl trusts the replica that
+// answers.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -30,6 +36,10 @@ struct KvCommands {
   std::string config;
   std::string output = "table";
   uint32_t timeout_ms = 15000;
+  // Ask for reply certificates and accept only answers they prove
+  // (client/reply_verifier.h), checked against the public keys of
+  // --config's members, or of the dev cluster without --config.
+  bool verify = false;
 
   // Per command.
   std::string key, value;

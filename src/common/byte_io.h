@@ -96,6 +96,15 @@ class Reader {
     return b;
   }
 
+  // The next `n` bytes, without a length prefix.
+  std::optional<Bytes> raw(size_t n) {
+    if (n > remaining()) return std::nullopt;
+    Bytes b(data_.begin() + static_cast<std::ptrdiff_t>(pos_),
+            data_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
+    pos_ += n;
+    return b;
+  }
+
   // Exactly these raw bytes (a tag).
   bool expect(ByteView bytes) {
     if (remaining() < bytes.size()) return false;

@@ -5,7 +5,7 @@
 
 namespace pbft::core {
 namespace {
-constexpr uint64_t table_tag = 0x3176746e65696c63;  // "clientv1"
+constexpr uint64_t table_tag = 0x3276746e65696c63;  // "clientv2"
 }  // namespace
 
 const ClientTable::Entry* ClientTable::find(ClientId client) const {
@@ -18,13 +18,13 @@ bool ClientTable::is_new(ClientId client, uint64_t timestamp) const {
   return e == nullptr || timestamp > e->timestamp;
 }
 
-void ClientTable::record(ClientId client, uint64_t timestamp, Bytes result) {
+void ClientTable::record(ClientId client, uint64_t timestamp, Bytes result, Seq seq, Digest operation) {
   PBFT_ASSERT(is_new(client, timestamp), "a client's requests execute once, in timestamp order");
-  entries_[client] = Entry{timestamp, std::move(result)};
+  entries_[client] = Entry{timestamp, std::move(result), seq, operation};
 }
 
-// tag u64, count u64, then (client u64, timestamp u64, result length u32,
-// result bytes) in client order.
+// tag u64, count u64, then (client u64, timestamp u64, seq u64, operation
+// digest, result length u32, result bytes) in client order.
 Bytes ClientTable::encode() const {
   Bytes out;
   byte_io::put_u64(out, table_tag);
@@ -32,6 +32,8 @@ Bytes ClientTable::encode() const {
   for (const auto& [client, e] : entries_) {
     byte_io::put_u64(out, client);
     byte_io::put_u64(out, e.timestamp);
+    byte_io::put_u64(out, e.seq);
+    out.insert(out.end(), e.operation.bytes.begin(), e.operation.bytes.end());
     byte_io::put_bytes(out, e.result);
   }
   return out;
@@ -42,17 +44,21 @@ std::optional<ClientTable> ClientTable::decode(ByteView in, size_t& consumed) {
   auto tag = r.u64();
   auto count = r.u64();
   if (!tag || *tag != table_tag || !count) return std::nullopt;
-  if (*count > r.remaining() / 20) return std::nullopt;  // each entry is at least 20 bytes
+  constexpr size_t entry_min = 8 + 8 + 8 + digest_size + 4;
+  if (*count > r.remaining() / entry_min) return std::nullopt;
   ClientTable table;
   for (uint64_t i = 0; i < *count; ++i) {
     auto client = r.u64();
     auto timestamp = r.u64();
-    if (!client || !timestamp) return std::nullopt;
+    auto seq = r.u64();
+    auto operation = r.raw(digest_size);
+    if (!client || !timestamp || !seq || !operation) return std::nullopt;
     // Canonical: strictly increasing client ids.
     if (!table.entries_.empty() && *client <= table.entries_.rbegin()->first) return std::nullopt;
     auto result = r.bytes(r.remaining());
     if (!result) return std::nullopt;
-    table.entries_.emplace_hint(table.entries_.end(), *client, Entry{*timestamp, std::move(*result)});
+    table.entries_.emplace_hint(table.entries_.end(), *client, Entry{*timestamp, std::move(*result), *seq, {}});
+    std::copy(operation->begin(), operation->end(), table.entries_.rbegin()->second.operation.bytes.begin());
   }
   consumed = in.size() - r.remaining();
   return table;

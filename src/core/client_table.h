@@ -16,6 +16,8 @@ class ClientTable {
   struct Entry {
     uint64_t timestamp = 0;
     Bytes result;
+    Seq seq = 0;         // where the request executed
+    Digest operation;    // digest of its operation: a retransmission must match it
     bool operator==(const Entry&) const = default;
   };
 
@@ -23,7 +25,7 @@ class ClientTable {
   const Entry* find(ClientId client) const;
   // True when a request with this timestamp has not run yet.
   bool is_new(ClientId client, uint64_t timestamp) const;
-  void record(ClientId client, uint64_t timestamp, Bytes result);
+  void record(ClientId client, uint64_t timestamp, Bytes result, Seq seq = 0, Digest operation = {});
 
   Bytes encode() const;
   // Decodes a table; nullopt when the bytes are malformed. `consumed` is set

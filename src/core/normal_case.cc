@@ -191,9 +191,11 @@ void Replica::execute_batch(Seq seq, const Slot& slot) {
   for (const wire::Request& r : pp.batch) {
     if (!d_.clients.is_new(r.client, r.timestamp)) continue;  // ran before: exactly once
     Bytes result = sm_.apply(seq, r.operation);
-    d_.clients.record(r.client, r.timestamp, result);
-    out_.replies.push_back(
-        ClientReply{r.client, wire::Reply{d_.view, r.timestamp, r.client, id_, result}});
+    const Digest operation = crypto_.digest(r.operation);
+    d_.clients.record(r.client, r.timestamp, result, seq, operation);
+    out_.replies.push_back(ClientReply{
+        r.client, make_reply(r.client, r.timestamp, seq, operation, result,
+                             (r.flags & wire::Request::flag_signed_reply) != 0)});
     executed.requests.push_back(ExecutedRequest{r.client, r.timestamp, std::move(result)});
   }
   d_.last_executed = seq;

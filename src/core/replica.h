@@ -140,6 +140,10 @@ class Replica {
   void propose_from_queue();
   void add_pending(const wire::Request& request);
   void forget_executed_pending();
+  // The reply to (client, timestamp), executed at `seq`; signed when the
+  // request asked for it (Request::flag_signed_reply).
+  wire::Reply make_reply(ClientId client, uint64_t timestamp, Seq seq, const Digest& operation,
+                         Bytes result, bool sign) const;
 
   // normal_case.cc
   void on_pre_prepare(const wire::PrePrepare& m);

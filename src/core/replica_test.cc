@@ -54,6 +54,7 @@ class Cluster {
       Output out = nodes[i]->replica.take_output();
       if (out.empty()) return;
       if (out.fetch_state) nodes[i]->fetches.push_back(*out.fetch_state);
+      for (ClientReply& r : out.replies) replies.push_back(r.reply);
       for (Send& s : out.sends) {
         for (ReplicaId to = 0; to < nodes.size(); ++to) {
           if (to != i && (!s.to || *s.to == to)) queue.push_back({i, to, s.message});
@@ -90,6 +91,7 @@ class Cluster {
   std::vector<std::unique_ptr<Node>> nodes;
   std::deque<std::tuple<ReplicaId, ReplicaId, wire::Message>> queue;
   std::map<ClientId, uint64_t> timestamps;
+  std::vector<wire::Reply> replies;  // every reply any replica sent
 };
 
 Config small_config() {
@@ -255,9 +257,77 @@ TEST(Replica, RetransmittedRequestGetsTheCachedReplyAndRunsOnce) {
   EXPECT_EQ(c.r(0).last_executed(), 1u);
 }
 
+wire::Request signed_by_client(wire::Request r) {
+  r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(r.client)).sign(wire::signing_bytes(r));
+  return r;
+}
+
+bool reply_signature_valid(const Cluster& c, const wire::Reply& reply, const wire::Request& request) {
+  const crypto::Crypto& crypto = c.nodes[0]->crypto;
+  return reply.sig && crypto.verify_replica(reply.replica,
+                                            wire::reply_signing_bytes(reply.client, reply.timestamp, reply.seq,
+                                                                      reply.replica, crypto.digest(request.operation),
+                                                                      crypto.digest(reply.result)),
+                                            *reply.sig);
+}
+
+TEST(Replica, SignsRepliesOnlyWhenTheRequestAsks) {
+  Cluster c(small_config());
+  c.submit(c.request(1, "a", "1"));
+  ASSERT_EQ(c.replies.size(), 4u);
+  for (const wire::Reply& reply : c.replies) {
+    EXPECT_FALSE(reply.sig.has_value());
+    EXPECT_EQ(reply.seq, 1u);
+  }
+  c.replies.clear();
+  wire::Request r = c.request(1, "a", "2");
+  r.flags = wire::Request::flag_signed_reply;
+  r = signed_by_client(r);
+  c.submit(r);
+  ASSERT_EQ(c.replies.size(), 4u);
+  std::set<ReplicaId> signers;
+  for (const wire::Reply& reply : c.replies) {
+    EXPECT_EQ(reply.seq, 2u);
+    EXPECT_TRUE(reply_signature_valid(c, reply, r)) << reply.replica;
+    signers.insert(reply.replica);
+  }
+  EXPECT_EQ(signers.size(), 4u);
+  // A signature does not carry over to another operation or sequence number.
+  wire::Reply moved = c.replies[0];
+  moved.seq = 3;
+  EXPECT_FALSE(reply_signature_valid(c, moved, r));
+  wire::Request other = r;
+  other.operation = kv::encode_operation({kv::OpKind::put, "a", "3"});
+  EXPECT_FALSE(reply_signature_valid(c, c.replies[0], other));
+}
+
+TEST(Replica, CachedReplyIsSignedForTheSameOperationOnly) {
+  Cluster c(small_config());
+  wire::Request r = c.request(1, "a", "1");
+  r.flags = wire::Request::flag_signed_reply;
+  r = signed_by_client(r);
+  c.submit(r);
+  ASSERT_EQ(c.r(2).last_executed(), 1u);
+  while (!c.r(2).take_output().empty()) {
+  }
+  // The same request again: the cached result, signed, at its seq.
+  c.r(2).receive_request(r);
+  Output out = c.r(2).take_output();
+  ASSERT_EQ(out.replies.size(), 1u);
+  EXPECT_EQ(out.replies[0].reply.seq, 1u);
+  EXPECT_TRUE(reply_signature_valid(c, out.replies[0].reply, r));
+  // Another operation under the executed timestamp (a lying client or
+  // gateway fishing for a signature binding it to the old result): nothing.
+  wire::Request swapped = r;
+  swapped.operation = kv::encode_operation({kv::OpKind::get, "a", ""});
+  swapped = signed_by_client(swapped);
+  c.r(2).receive_request(swapped);
+  EXPECT_TRUE(c.r(2).take_output().replies.empty());
+}
+
 TEST(ClientTable, EncodesCanonicallyAndRejectsGarbage) {
   ClientTable t;
-  t.record(7, 3, Bytes{1, 2});
+  t.record(7, 3, Bytes{1, 2}, 12, Digest{{4, 5}});
   t.record(2, 1, Bytes{});
   Bytes enc = t.encode();
   size_t consumed = 0;

@@ -17,10 +17,15 @@ void Replica::handle_request(const wire::Request& request, bool from_client) {
       done != nullptr && request.timestamp <= done->timestamp) {
     // Already executed: a retransmission gets the cached reply; older
     // requests are answered by nothing (the client has moved on).
-    if (request.timestamp == done->timestamp && from_client) {
+    // A retransmission must be the request that ran: the same timestamp
+    // with another operation gets nothing (a signed reply binds the
+    // operation to the result).
+    if (request.timestamp == done->timestamp && from_client &&
+        crypto_.digest(request.operation) == done->operation) {
       out_.replies.push_back(ClientReply{
           request.client,
-          wire::Reply{d_.view, done->timestamp, request.client, id_, done->result}});
+          make_reply(request.client, done->timestamp, done->seq, done->operation, done->result,
+                     (request.flags & wire::Request::flag_signed_reply) != 0)});
     }
     return;
   }
@@ -42,6 +47,16 @@ void Replica::handle_request(const wire::Request& request, bool from_client) {
     send(primary_of(d_.view), request);
   }
   if (!request_deadline_) restart_request_timer();
+}
+
+wire::Reply Replica::make_reply(ClientId client, uint64_t timestamp, Seq seq, const Digest& operation,
+                                Bytes result, bool sign) const {
+  wire::Reply reply{d_.view, timestamp, client, id_, std::move(result), seq, std::nullopt};
+  if (sign) {
+    reply.sig = crypto_.sign(
+        wire::reply_signing_bytes(client, timestamp, seq, id_, operation, crypto_.digest(reply.result)));
+  }
+  return reply;
 }
 
 void Replica::add_pending(const wire::Request& request) {

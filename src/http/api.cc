@@ -143,7 +143,37 @@ KvDone answer_outcome(Reply reply, bool with_revision = false) {
   };
 }
 
-void handle_put(const Request& request, KvBackend& backend, const ApiLimits& limits,
+// The seed routes with a proof asked for: the same answer, through
+// execute_with_proof, with its certificate in "proof".
+void run_with_proof(KvBackend& backend, kv::Operation op, const Reply& reply) {
+  const kv::OpKind kind = op.kind;
+  const std::string key = op.key, value = op.value;
+  backend.execute_with_proof(std::move(op), [reply, kind, key, value](OpOutcome outcome) {
+    if (const auto* error = std::get_if<ApiError>(&outcome)) {
+      Response res = json_error(error->status, error->message, reply.version, reply.keep_alive);
+      if (error->retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(error->retry_after_s));
+      reply.respond(std::move(res));
+      return;
+    }
+    const OpReply& r = std::get<OpReply>(outcome);
+    ordered_json body;
+    body["request_id"] = r.request_id;
+    body["operation_sequence"] = r.result.sequence;
+    body["key"] = key;
+    if (kind == kv::OpKind::put) {
+      body["value"] = value;
+    } else {
+      const bool found = r.result.status == kv::ResultStatus::ok && r.result.value;
+      body["value"] = found ? ordered_json(*r.result.value) : ordered_json(nullptr);
+      body["revision"] = found && r.result.form == kv::ResultForm::record ? ordered_json(r.result.revision)
+                                                                         : ordered_json(nullptr);
+    }
+    if (r.proof) body["proof"] = certificate_to_json(*r.proof);
+    reply.json(dump(body));
+  });
+}
+
+void handle_put(const Request& request, std::string_view query, KvBackend& backend, const ApiLimits& limits,
                 const Reply& reply) {
   const auto body = nlohmann::json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
@@ -188,6 +218,10 @@ void handle_put(const Request& request, KvBackend& backend, const ApiLimits& lim
   }
   std::string request_id;
   if (!header_request_id(request, reply, request_id)) return;
+  std::string proof_error;
+  const std::optional<bool> proof = wants_proof(request, query, proof_error);
+  if (!proof) return reply.error(400, proof_error);
+  if (*proof) return run_with_proof(backend, kv::Operation{kv::OpKind::put, key, value, request_id}, reply);
   backend.put(std::move(request_id), key, value, answer_outcome(reply));
 }
 
@@ -197,6 +231,10 @@ void handle_get(const Request& request, std::string_view query, KvBackend& backe
   if (!query_key(query, limits, reply, key)) return;
   std::string request_id;
   if (!header_request_id(request, reply, request_id)) return;
+  std::string proof_error;
+  const std::optional<bool> proof = wants_proof(request, query, proof_error);
+  if (!proof) return reply.error(400, proof_error);
+  if (*proof) return run_with_proof(backend, kv::Operation{kv::OpKind::get, key, "", request_id}, reply);
   backend.get(std::move(request_id), std::move(key), answer_outcome(reply, true));
 }
 
@@ -222,7 +260,7 @@ void route(const Request& request, KvBackend& backend, const ApiLimits& limits,
 
   if (path == kPathKv) {
     if (method == bhttp::verb::post) {
-      handle_put(request, backend, limits, reply);
+      handle_put(request, query, backend, limits, reply);
     } else if (method == bhttp::verb::get) {
       handle_get(request, query, backend, limits, reply);
     } else if (method == bhttp::verb::delete_) {
@@ -254,6 +292,36 @@ void route(const Request& request, KvBackend& backend, const ApiLimits& limits,
 }
 
 }  // namespace
+
+std::optional<bool> wants_proof(const Request& request, std::string_view query, std::string& error) {
+  auto parse = [&](const std::string& v, const char* where) -> std::optional<bool> {
+    if (v == "1" || v == "true") return true;
+    if (v == "0" || v == "false") return false;
+    error = std::string(where) + " must be 1, true, 0 or false";
+    return std::nullopt;
+  };
+  bool proof = false;
+  const Query q = parse_query(query);
+  if (!q.error.empty()) {
+    error = q.error;
+    return std::nullopt;
+  }
+  if (const std::string* v = q.find("proof")) {
+    std::optional<bool> p = parse(*v, "query parameter proof");
+    if (!p) return std::nullopt;
+    proof = *p;
+  }
+  if (request.count("pbft-proof") > 1) {
+    error = "duplicate pbft-proof header";
+    return std::nullopt;
+  }
+  if (request.count("pbft-proof") == 1) {
+    std::optional<bool> p = parse(std::string(request["pbft-proof"]), "header pbft-proof");
+    if (!p) return std::nullopt;
+    proof = proof || *p;
+  }
+  return proof;
+}
 
 bool is_valid_request_id(const std::string& id) {
   if (id.size() != 36) return false;

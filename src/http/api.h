@@ -30,6 +30,7 @@
 #include <variant>
 
 #include "http/server.h"
+#include "http/reply_certificate.h"
 #include "kv/operation.h"
 
 namespace pbft::http {
@@ -56,6 +57,7 @@ using KvDone = std::function<void(KvOutcome)>;
 struct OpReply {
   std::string request_id;
   kv::Result result;
+  std::optional<ReplyCertificate> proof;  // when asked for (execute_with_proof)
 };
 using OpOutcome = std::variant<OpReply, ApiError>;
 using OpDone = std::function<void(OpOutcome)>;
@@ -76,6 +78,12 @@ class KvBackend {
     (void)op;
     done(ApiError{501, "not supported by this backend"});
   }
+  // As execute, with the answer's reply certificate (OpReply::proof): f+1
+  // replies signed by distinct replicas.
+  virtual void execute_with_proof(kv::Operation op, OpDone done) {
+    (void)op;
+    done(ApiError{501, "reply certificates are not supported by this backend"});
+  }
   // The JSON object for /api/v1/pbft/state, serialized.
   virtual std::string state_json() = 0;
 };
@@ -84,6 +92,11 @@ struct ApiLimits {
   uint64_t key_bytes_max = 64u << 10;
   uint64_t value_bytes_max = 1u << 20;
 };
+
+// Whether the request asks for a reply certificate: query parameter
+// `proof` (1/true or 0/false) or header `pbft-proof` (the same values).
+// nullopt, with `error` set, on any other value.
+std::optional<bool> wants_proof(const Request& request, std::string_view query, std::string& error);
 
 // True for a canonical textual UUID (8-4-4-4-12 hex digits, any case).
 bool is_valid_request_id(const std::string& id);

@@ -24,6 +24,7 @@ struct Answer {
   unsigned version;
   bool keep_alive;
   Respond respond;
+  bool proof = false;  // answer with the reply certificate
 
   void error(unsigned status, const std::string& message) const {
     respond(json_error(status, message, version, keep_alive));
@@ -113,15 +114,20 @@ ordered_json revision_of(const kv::Result& r) { return r.value ? ordered_json(r.
 // Runs `op` and, on success, answers with what `render` makes of the result.
 void run(KvBackend& backend, kv::Operation op, const Answer& a,
          std::function<ordered_json(const OpReply&)> render) {
-  backend.execute(std::move(op), [a, render = std::move(render)](OpOutcome outcome) {
+  auto on_done = [a, render = std::move(render)](OpOutcome outcome) {
     if (const auto* error = std::get_if<ApiError>(&outcome)) {
       Response res = json_error(error->status, error->message, a.version, a.keep_alive);
       if (error->retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(error->retry_after_s));
       a.respond(std::move(res));
       return;
     }
-    a.json_body(render(std::get<OpReply>(outcome)));
-  });
+    const OpReply& reply = std::get<OpReply>(outcome);
+    ordered_json body = render(reply);
+    if (reply.proof) body["proof"] = certificate_to_json(*reply.proof);
+    a.json_body(body);
+  };
+  if (a.proof) backend.execute_with_proof(std::move(op), std::move(on_done));
+  else backend.execute(std::move(op), std::move(on_done));
 }
 
 ordered_json head(const OpReply& r) {
@@ -342,9 +348,13 @@ void handle_txn(const Request& request, KvBackend& backend, const ApiLimits& lim
 
 void handle_delete(const Request& request, std::string_view raw_query, KvBackend& backend, const ApiLimits& limits,
                    const Respond& respond) {
-  const Answer a{request.version(), request.keep_alive(), respond};
+  Answer a{request.version(), request.keep_alive(), respond};
   const Query q = parse_query(raw_query);
   if (!q.error.empty()) return a.error(400, q.error);
+  std::string proof_error;
+  const std::optional<bool> proof = wants_proof(request, raw_query, proof_error);
+  if (!proof) return a.error(400, proof_error);
+  a.proof = *proof;
   const std::string* key = q.find("key");
   if (!key) return a.error(400, "missing query parameter: key");
   if (!check_key(*key, "query parameter key", limits, a)) return;
@@ -360,7 +370,15 @@ void handle_delete(const Request& request, std::string_view raw_query, KvBackend
 
 bool route_kv_ops(const Request& request, std::string_view path, std::string_view query, KvBackend& backend,
                   const ApiLimits& limits, const Respond& respond) {
-  const Answer a{request.version(), request.keep_alive(), respond};
+  if (path != kPathRange && path != kPathCas && path != kPathTxn) return false;
+  Answer a{request.version(), request.keep_alive(), respond};
+  std::string proof_error;
+  const std::optional<bool> proof = wants_proof(request, query, proof_error);
+  if (!proof) {
+    a.error(400, proof_error);
+    return true;
+  }
+  a.proof = *proof;
   const bhttp::verb method = request.method();
   if (path == kPathRange) {
     if (method != bhttp::verb::get) a.method_not_allowed("GET");

@@ -25,7 +25,13 @@ class OpBackend : public KvBackend {
     ops.push_back(op);
     done(next ? *next : OpOutcome{OpReply{op.request_id.empty() ? "generated" : op.request_id, result}});
   }
+  void execute_with_proof(kv::Operation op, OpDone done) override {
+    proofs_asked.push_back(op);
+    ReplyCertificate cert{1, 2, 3, kv::encode_operation(op), kv::encode_result(result), {{0, {}}, {2, {}}}};
+    done(OpOutcome{OpReply{op.request_id.empty() ? "generated" : op.request_id, result, cert}});
+  }
   std::vector<kv::Operation> ops;
+  std::vector<kv::Operation> proofs_asked;
   kv::Result result;
   std::optional<OpOutcome> next;
 };
@@ -234,5 +240,47 @@ TEST_F(KvRoutesTest, BackendErrorsPassThrough) {
   expect_error(call(bhttp::verb::post, "/api/v1/kv/txn", "{}"), 413);
 }
 
+
+TEST_F(KvRoutesTest, ProofAskedForByQueryOrHeaderOnEveryOrderedRoute) {
+  backend.result = kv::Result{kv::ResultStatus::ok, "v", 7, kv::ResultForm::record, 5};
+  Response r = call(bhttp::verb::get, "/api/v1/kv?key=k&proof=1");
+  ASSERT_EQ(r.result_int(), 200u) << r.body();
+  json j = body(r);
+  EXPECT_EQ(j["value"], "v");
+  EXPECT_EQ(j["revision"], 5);
+  EXPECT_EQ(j["proof"]["sequence"], 3);
+  EXPECT_EQ(j["proof"]["replies"].size(), 2u);
+  EXPECT_EQ(j["proof"]["result"], hex_encode(kv::encode_result(backend.result)));
+  ASSERT_EQ(backend.proofs_asked.size(), 1u);
+  EXPECT_EQ(backend.proofs_asked[0], (kv::Operation{kv::OpKind::get, "k", ""}));
+
+  EXPECT_TRUE(body(call(bhttp::verb::post, "/api/v1/kv?proof=true", R"({"key":"k","value":"v"})")).contains("proof"));
+  EXPECT_TRUE(body(call(bhttp::verb::delete_, "/api/v1/kv?key=k&proof=1")).contains("proof"));
+  EXPECT_TRUE(body(call(bhttp::verb::get, "/api/v1/kv/range?prefix=a&proof=1")).contains("proof"));
+  EXPECT_TRUE(body(call(bhttp::verb::post, "/api/v1/kv/cas?proof=1", R"({"key":"k","value":"v","expected":null})"))
+                  .contains("proof"));
+  EXPECT_TRUE(body(call(bhttp::verb::post, "/api/v1/kv/txn?proof=1", "{}")).contains("proof"));
+  EXPECT_EQ(backend.proofs_asked.size(), 6u);
+  EXPECT_EQ(backend.proofs_asked[1].kind, kv::OpKind::put);
+
+  // The header switch, and no proof unless asked (or when turned off).
+  Request req{bhttp::verb::get, "/api/v1/kv/range?prefix=a", 11};
+  req.set("pbft-proof", "1");
+  std::vector<Response> out;
+  handle_api(req, backend, limits, [&](Response res) { out.push_back(std::move(res)); });
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(body(out[0]).contains("proof"));
+  EXPECT_FALSE(body(call(bhttp::verb::get, "/api/v1/kv/range?prefix=a&proof=0")).contains("proof"));
+  EXPECT_EQ(backend.proofs_asked.size(), 7u);
+}
+
+TEST_F(KvRoutesTest, BadProofValuesAre400) {
+  expect_error(call(bhttp::verb::get, "/api/v1/kv?key=k&proof=yes"), 400, "proof");
+  expect_error(call(bhttp::verb::get, "/api/v1/kv/range?prefix=a&proof=2"), 400, "proof");
+  expect_error(call(bhttp::verb::delete_, "/api/v1/kv?key=k&proof="), 400, "proof");
+  expect_error(call(bhttp::verb::post, "/api/v1/kv?proof=x", R"({"key":"k","value":"v"})"), 400, "proof");
+  EXPECT_TRUE(backend.proofs_asked.empty());
+  EXPECT_TRUE(backend.ops.empty());
+}
 }  // namespace
 }  // namespace pbft::http

@@ -258,7 +258,8 @@ void collect_unknown(const toml::table& table, const std::string& prefix,
 }
 
 constexpr std::string_view root_keys[] = {"cluster_id", "node",     "protocol",
-                                          "limits",     "storage",  "replicas"};
+                                          "limits",     "storage",  "replicas", "testing"};
+constexpr std::string_view testing_keys[] = {"misbehave", "allow_misbehaviour"};
 constexpr std::string_view storage_keys[] = {"engine", "sync"};
 constexpr std::string_view node_keys[] = {"id", "key_file", "data_dir", "http_listen",
                                                                "replica_listen"};
@@ -275,7 +276,7 @@ constexpr std::string_view replica_keys[] = {"id", "host", "replica_port", "http
 void check_unknown_keys(const toml::table& root) {
   std::vector<std::string> unknown;
   collect_unknown(root, "", root_keys, unknown);
-  for (const char* section : {"node", "protocol", "limits", "storage"}) {
+  for (const char* section : {"node", "protocol", "limits", "storage", "testing"}) {
     const toml::node* n = root.get(section);
     if (n == nullptr) continue;
     const toml::table& table = as_table(*n, section);
@@ -283,6 +284,7 @@ void check_unknown_keys(const toml::table& root) {
     if (std::string_view(section) == "node") allowed = node_keys;
     if (std::string_view(section) == "protocol") allowed = protocol_keys;
     if (std::string_view(section) == "storage") allowed = storage_keys;
+    if (std::string_view(section) == "testing") allowed = testing_keys;
     collect_unknown(table, section, allowed, unknown);
   }
   if (const toml::node* n = root.get("replicas")) {
@@ -674,6 +676,10 @@ void validate(const NodeConfig& config) {
   if (config.request_timeout_ms == 0) fail("limits.request_timeout_ms", "must be at least 1");
   if (config.request_retry_ms == 0) fail("limits.request_retry_ms", "must be at least 1");
   if (config.log_filter.empty()) fail("PBFT_LOG", "must not be empty");
+  if (config.misbehave != Misbehaviour::none && !config.allow_misbehaviour)
+    fail("testing.misbehave", std::string(to_string(config.misbehave)) +
+                                  " makes this replica lie to clients, for tests only; refused unless "
+                                  "testing.allow_misbehaviour = true (PBFT_ALLOW_MISBEHAVIOUR=1)");
 }
 
 // ---------------------------------------------------------------------------
@@ -786,6 +792,22 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
       config.sync = sync_mode_setting(as_string(*m, "storage.sync"), "storage.sync" + at(*m));
   }
 
+  // [testing]
+  if (const toml::node* n = root.get("testing")) {
+    const toml::table& t = as_table(*n, "testing");
+    if (const toml::node* m = t.get("misbehave")) {
+      const std::string name = as_string(*m, "testing.misbehave");
+      std::optional<Misbehaviour> mode = parse_misbehaviour(name);
+      if (!mode) fail("testing.misbehave" + at(*m), "unknown mode '" + name + "' (one of " + misbehaviour_choices() + ")");
+      config.misbehave = *mode;
+    }
+    if (const toml::node* a = t.get("allow_misbehaviour")) {
+      const auto* b = a->as_boolean();
+      if (b == nullptr) fail("testing.allow_misbehaviour" + at(*a), std::string("must be a boolean, not ") + describe(*a));
+      config.allow_misbehaviour = b->get();
+    }
+  }
+
   derive_ticks(config);
   return config;
 }
@@ -831,6 +853,19 @@ void apply_env_overrides(NodeConfig& target, const Getenv& getenv) {
     config.storage_engine = storage_engine_setting(raw, "PBFT_STORAGE (sets storage.engine)");
   if (const char* raw = getenv("PBFT_SYNC"); raw != nullptr && *raw != '\0')
     config.sync = sync_mode_setting(raw, "PBFT_SYNC (sets storage.sync)");
+  if (const char* raw = getenv("PBFT_MISBEHAVE"); raw != nullptr && *raw != '\0') {
+    std::optional<Misbehaviour> mode = parse_misbehaviour(raw);
+    if (!mode)
+      fail("PBFT_MISBEHAVE (sets testing.misbehave)",
+           "unknown mode '" + std::string(raw) + "' (one of " + misbehaviour_choices() + ")");
+    config.misbehave = *mode;
+  }
+  if (const char* raw = getenv("PBFT_ALLOW_MISBEHAVIOUR"); raw != nullptr && *raw != '\0') {
+    const std::string v = raw;
+    if (v != "1" && v != "0" && v != "true" && v != "false")
+      fail("PBFT_ALLOW_MISBEHAVIOUR (sets testing.allow_misbehaviour)", "must be 1, 0, true or false");
+    config.allow_misbehaviour = v == "1" || v == "true";
+  }
 
   derive_ticks(config);
   validate(config);

@@ -54,6 +54,7 @@
 #include "common/types.h"
 #include "core/config.h"
 #include "crypto/sodium_crypto.h"
+#include "node/misbehaviour.h"
 #include "wire/codec.h"
 
 namespace pbft::node {
@@ -116,6 +117,11 @@ struct NodeConfig {
   uint32_t request_timeout_ms = 10000;
   uint32_t request_retry_ms = 1000;
   std::string log_filter = "info";
+
+  // [testing]: a Byzantine mode for tests (node/misbehaviour.h), refused
+  // unless allow_misbehaviour is set too.
+  Misbehaviour misbehave = Misbehaviour::none;
+  bool allow_misbehaviour = false;
 
   bool dev_mode = false;
   // Dev mode only: the fixed, public key pair of this replica.

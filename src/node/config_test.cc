@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/temp_dir.h"
+#include "kv/operation.h"
 
 namespace pbft::node {
 namespace {
@@ -515,5 +516,56 @@ TEST(Validate, ReportsCoreProblemsUnderProtocol) {
   EXPECT_ERROR_STARTS(validate(c), "replicas[3].public_key: same key as replicas[1]");
 }
 
+
+TEST_F(ClusterTest, MisbehaviourIsRefusedUnlessAllowed) {
+  EXPECT_EQ(load_config_file(toml(2)).misbehave, Misbehaviour::none);
+  write_text(toml(2), read_text(toml(2)) + "\n[testing]\nmisbehave = \"wrong-results\"\n");
+  EXPECT_ERROR_STARTS(load_config_file(toml(2)), "testing.misbehave: wrong-results makes this replica lie");
+  write_text(toml(2), read_text(toml(2)) + "allow_misbehaviour = true\n");
+  NodeConfig c = load_config_file(toml(2));
+  EXPECT_EQ(c.misbehave, Misbehaviour::wrong_results);
+  EXPECT_TRUE(c.allow_misbehaviour);
+  // Allowing is not enough on its own, and "false" is no permission.
+  edit(toml(2), "allow_misbehaviour = true", "allow_misbehaviour = false");
+  EXPECT_ERROR_STARTS(load_config_file(toml(2)), "testing.misbehave:");
+  edit(toml(2), "allow_misbehaviour = false", "allow_misbehaviour = \"yes\"");
+  EXPECT_ERROR_STARTS(load_config_file(toml(2)), "testing.allow_misbehaviour");
+  edit(toml(2), "wrong-results", "lie-a-bit");
+  EXPECT_ERROR_STARTS(load_config_file(toml(2)), "testing.misbehave");
+}
+
+TEST(Misbehaviour, EnvironmentNeedsPermissionToo) {
+  NodeConfig c = dev_config(1, 10000, "data");
+  std::map<std::string, std::string> env{{"PBFT_MISBEHAVE", "wrong-results"}};
+  auto getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  EXPECT_ERROR_STARTS(apply_env_overrides(c, getenv), "testing.misbehave");
+  EXPECT_EQ(c.misbehave, Misbehaviour::none);
+  env["PBFT_ALLOW_MISBEHAVIOUR"] = "1";
+  apply_env_overrides(c, getenv);
+  EXPECT_EQ(c.misbehave, Misbehaviour::wrong_results);
+}
+
+TEST(Misbehaviour, NamesRoundTripAndForgedResultsDiffer) {
+  for (const auto& [mode, name] : misbehaviour_names) {
+    EXPECT_EQ(parse_misbehaviour(name), mode);
+    EXPECT_EQ(to_string(mode), name);
+  }
+  EXPECT_FALSE(parse_misbehaviour("Wrong-Results").has_value());
+  kv::Result found{kv::ResultStatus::ok, "v", 5, kv::ResultForm::record, 4};
+  kv::Result absent{kv::ResultStatus::not_found, std::nullopt, 6, kv::ResultForm::record, 0};
+  kv::Result range{kv::ResultStatus::ok, std::nullopt, 7, kv::ResultForm::range};
+  kv::Result put{kv::ResultStatus::ok, std::nullopt, 8, kv::ResultForm::plain};
+  for (const kv::Result& r : {found, absent, range, put}) {
+    Bytes honest = kv::encode_result(r);
+    Bytes forged = forge_result(honest);
+    EXPECT_NE(forged, honest);
+    EXPECT_TRUE(kv::decode_result(forged).has_value());
+  }
+  EXPECT_EQ(kv::decode_result(forge_result(kv::encode_result(found)))->value, "forged:v");
+  EXPECT_NE(forge_result(Bytes{1, 2}), (Bytes{1, 2}));
+}
 }  // namespace
 }  // namespace pbft::node

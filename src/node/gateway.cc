@@ -26,7 +26,7 @@ uint64_t Gateway::next_timestamp() {
   return last_timestamp_;
 }
 
-void Gateway::submit(const kv::Operation& op, Done done) {
+void Gateway::submit(const kv::Operation& op, bool with_proof, Done done) {
   if (free_slots_.empty()) {
     done(GatewayBusy{});
     return;
@@ -37,6 +37,9 @@ void Gateway::submit(const kv::Operation& op, Done done) {
   call.request.client = gateway_client_id(options_.self, slot);
   call.request.timestamp = next_timestamp();
   call.request.operation = kv::encode_operation(op);
+  call.request.flags = with_proof ? wire::Request::flag_signed_reply : 0;
+  call.operation_digest = crypto_.digest(call.request.operation);
+  call.votes.clear();
   call.request.sig = crypto_.sign(wire::signing_bytes(call.request));
   call.done = std::move(done);
   call.deadline = std::make_unique<boost::asio::steady_timer>(
@@ -71,12 +74,35 @@ void Gateway::on_reply(ReplicaId from, const wire::Reply& reply) {
   uint32_t slot = static_cast<uint32_t>(reply.client & 0xffffffffu);
   auto it = calls_.find(slot);
   if (it == calls_.end() || it->second.request.timestamp != reply.timestamp) return;
-  auto& voters = it->second.votes[reply.result];
-  voters.insert(from);
+  Call& call = it->second;
+  const bool with_proof = (call.request.flags & wire::Request::flag_signed_reply) != 0;
+  if (with_proof) {
+    // Only a reply whose signature checks counts: a certificate with a bad
+    // signature in it would not verify.
+    if (!reply.sig || !crypto_.verify_replica(from,
+                                              wire::reply_signing_bytes(reply.client, reply.timestamp,
+                                                                        reply.seq, from, call.operation_digest,
+                                                                        crypto_.digest(reply.result)),
+                                              *reply.sig))
+      return;
+  }
+  auto& voters = call.votes[{reply.result, reply.seq}];
+  voters[from] = reply.sig.value_or(Signature{});
   if (voters.size() < options_.reply_quorum) return;
+  GatewayAnswer answer;
   std::optional<kv::Result> result = kv::decode_result(reply.result);
-  if (!result) result = kv::Result{kv::ResultStatus::bad_operation};
-  finish(slot, *result);
+  answer.result = result ? *result : kv::Result{kv::ResultStatus::bad_operation};
+  if (with_proof) {
+    http::ReplyCertificate cert;
+    cert.client = reply.client;
+    cert.timestamp = reply.timestamp;
+    cert.sequence = reply.seq;
+    cert.operation = call.request.operation;
+    cert.result = reply.result;
+    for (const auto& [replica, sig] : voters) cert.replies.push_back({replica, sig});
+    answer.proof = std::move(cert);
+  }
+  finish(slot, std::move(answer));
 }
 
 void Gateway::finish(uint32_t slot, GatewayOutcome outcome) {

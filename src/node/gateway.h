@@ -5,6 +5,11 @@
 // retry interval it goes to every replica (so a dead primary is noticed and
 // replaced). The answer is accepted only when f+1 distinct replicas sent
 // the same result, and the request fails after the timeout.
+//
+// A request submitted with a proof asked for carries
+// Request::flag_signed_reply: every replica signs its reply, the gateway
+// counts only replies whose signature checks, and answers with the f+1
+// matching signed replies as a reply certificate (http/reply_certificate.h).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +23,7 @@
 
 #include "common/types.h"
 #include "crypto/crypto.h"
+#include "http/reply_certificate.h"
 #include "kv/operation.h"
 #include "wire/messages.h"
 
@@ -34,7 +40,11 @@ struct GatewayOptions {
 
 struct GatewayTimeout {};
 struct GatewayBusy {};
-using GatewayOutcome = std::variant<kv::Result, GatewayTimeout, GatewayBusy>;
+struct GatewayAnswer {
+  kv::Result result;
+  std::optional<http::ReplyCertificate> proof;  // when asked for
+};
+using GatewayOutcome = std::variant<GatewayAnswer, GatewayTimeout, GatewayBusy>;
 
 class Gateway {
  public:
@@ -46,7 +56,10 @@ class Gateway {
           SendRequest send);
   ~Gateway();
 
-  void submit(const kv::Operation& op, Done done);
+  void submit(const kv::Operation& op, Done done) { submit(op, false, std::move(done)); }
+  // with_proof: ask every replica to sign its reply and answer with a
+  // reply certificate.
+  void submit(const kv::Operation& op, bool with_proof, Done done);
   // A reply from replica `from` (authenticated by the link or local).
   void on_reply(ReplicaId from, const wire::Reply& reply);
   // Fails every request in flight (shutdown).
@@ -58,7 +71,9 @@ class Gateway {
   struct Call {
     wire::Request request;
     Done done;
-    std::map<Bytes, std::set<ReplicaId>> votes;
+    Digest operation_digest;
+    // Matching replies: by (result, seq), the replicas and their signatures.
+    std::map<std::pair<Bytes, Seq>, std::map<ReplicaId, Signature>> votes;
     std::unique_ptr<boost::asio::steady_timer> retry;
     std::unique_ptr<boost::asio::steady_timer> deadline;
   };

@@ -98,6 +98,13 @@ int main(int argc, char** argv) {
               "SECRET. Never use dev mode for data that matters.",
               config.self);
   }
+  if (config.misbehave != node::Misbehaviour::none) {
+    for (int i = 0; i < 3; ++i) {
+      log->critical("TEST-ONLY BYZANTINE MODE '{}': replica {} deliberately misbehaves towards its "
+                    "clients (testing.misbehave). Never run this outside a test.",
+                    node::to_string(config.misbehave), config.self);
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {

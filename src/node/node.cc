@@ -229,10 +229,22 @@ void Node::deliver(core::ClientReply r) {
     held_replies_.push_back(std::move(r));
     return;
   }
+  if (config_.misbehave == Misbehaviour::wrong_results) forge_reply(r.reply);
   std::optional<ReplicaId> owner = gateway_of(r.client);
   if (!owner) return;  // clients outside the cluster arrive with the client library
   if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);
   else if (*owner < config_.protocol.replica_count) network_->send(*owner, r.reply);
+}
+
+// A forged result, signed as a correct one would be (the signature covers
+// the request's operation digest, which the reply cache keeps).
+void Node::forge_reply(wire::Reply& reply) const {
+  reply.result = forge_result(reply.result);
+  if (!reply.sig) return;
+  const core::ClientTable::Entry* entry = replica_->durable().clients.find(reply.client);
+  if (entry == nullptr || entry->timestamp != reply.timestamp) return;
+  reply.sig = crypto_.sign(wire::reply_signing_bytes(reply.client, reply.timestamp, reply.seq, config_.self,
+                                                     entry->operation, crypto_.digest(reply.result)));
 }
 
 // Group commit: every write made since the flush was posted shares this
@@ -365,7 +377,7 @@ void Node::get(std::string request_id, std::string key, http::KvDone done) {
 }
 
 void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
-  order(op, std::move(request_id), [op, done = std::move(done)](http::OpOutcome o) {
+  order(op, std::move(request_id), false, [op, done = std::move(done)](http::OpOutcome o) {
     if (auto* error = std::get_if<http::ApiError>(&o)) {
       done(std::move(*error));
       return;
@@ -389,17 +401,22 @@ static_assert(kv::result_bytes_max <= wire::result_bytes_max, "every KV answer f
 
 void Node::execute(kv::Operation op, http::OpDone done) {
   std::string request_id = op.request_id.empty() ? new_request_id() : op.request_id;
-  order(std::move(op), std::move(request_id), std::move(done));
+  order(std::move(op), std::move(request_id), false, std::move(done));
 }
 
-void Node::order(kv::Operation op, std::string request_id, http::OpDone done) {
+void Node::execute_with_proof(kv::Operation op, http::OpDone done) {
+  std::string request_id = op.request_id.empty() ? new_request_id() : op.request_id;
+  order(std::move(op), std::move(request_id), true, std::move(done));
+}
+
+void Node::order(kv::Operation op, std::string request_id, bool with_proof, http::OpDone done) {
   if (auto error = unavailable()) {
     done(*error);
     return;
   }
   uint32_t timeout_ms = config_.request_timeout_ms;
   const auto submitted = std::chrono::steady_clock::now();
-  gateway_->submit(op, [this, submitted, request_id, timeout_ms,
+  gateway_->submit(op, with_proof, [this, submitted, request_id, timeout_ms,
                         done = std::move(done)](GatewayOutcome o) {
     if (std::holds_alternative<GatewayTimeout>(o)) {
       done(http::ApiError{504, "request not committed within " + std::to_string(timeout_ms) +
@@ -410,7 +427,15 @@ void Node::order(kv::Operation op, std::string request_id, http::OpDone done) {
       done(http::ApiError{503, "too many requests in flight on this replica", 1});
       return;
     }
-    kv::Result& r = std::get<kv::Result>(o);
+    GatewayAnswer& answer = std::get<GatewayAnswer>(o);
+    if (config_.misbehave == Misbehaviour::wrong_results) {
+      // A lying gateway tells its HTTP client the forged result, and passes
+      // on the certificate it collected with the forged result in it.
+      Bytes forged = forge_result(kv::encode_result(answer.result));
+      if (std::optional<kv::Result> f = kv::decode_result(forged)) answer.result = *f;
+      if (answer.proof) answer.proof->result = forged;
+    }
+    kv::Result& r = answer.result;
     const double latency_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
     metrics_.commit_latency_s.observe(latency_s);
@@ -432,7 +457,7 @@ void Node::order(kv::Operation op, std::string request_id, http::OpDone done) {
       case kv::ResultStatus::compare_failed:
         break;
     }
-    done(http::OpReply{request_id, std::move(r)});
+    done(http::OpReply{request_id, std::move(r), std::move(answer.proof)});
   });
 }
 

@@ -49,6 +49,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void put(std::string request_id, std::string key, std::string value, http::KvDone done) override;
   void get(std::string request_id, std::string key, http::KvDone done) override;
   void execute(kv::Operation op, http::OpDone done) override;
+  void execute_with_proof(kv::Operation op, http::OpDone done) override;
   std::optional<std::string> get_local(const std::string& key) override;
   std::string state_json() override;
 
@@ -84,7 +85,9 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void submit(kv::Operation op, std::string request_id, http::KvDone done);
   // Orders `op` and answers with its result, or the error the seed routes
   // give for a timeout, a busy gateway, a conflict or a failed execution.
-  void order(kv::Operation op, std::string request_id, http::OpDone done);
+  void order(kv::Operation op, std::string request_id, bool with_proof, http::OpDone done);
+  // Misbehaviour::wrong_results: what this replica sends instead.
+  void forge_reply(wire::Reply& reply) const;
   std::optional<http::ApiError> unavailable() const;
   std::string new_request_id();
   void log_transitions();

@@ -242,9 +242,12 @@ bool decode(ByteView in, core::OwnCheckpoint& checkpoint) {
   return r.at_end();
 }
 
+// timestamp u64, seq u64, operation digest (32 bytes), then the result.
 std::string encode(const core::ClientTable::Entry& entry) {
   Bytes out;
   byte_io::put_u64(out, entry.timestamp);
+  byte_io::put_u64(out, entry.seq);
+  out.insert(out.end(), entry.operation.bytes.begin(), entry.operation.bytes.end());
   out.insert(out.end(), entry.result.begin(), entry.result.end());
   return to_string(out);
 }
@@ -252,9 +255,13 @@ std::string encode(const core::ClientTable::Entry& entry) {
 bool decode(ByteView in, core::ClientTable::Entry& entry) {
   Reader r(in);
   auto timestamp = r.u64();
-  if (!timestamp) return false;
+  auto seq = r.u64();
+  auto operation = r.raw(digest_size);
+  if (!timestamp || !seq || !operation) return false;
   entry.timestamp = *timestamp;
-  entry.result.assign(in.begin() + 8, in.end());
+  entry.seq = *seq;
+  std::copy(operation->begin(), operation->end(), entry.operation.bytes.begin());
+  entry.result.assign(in.begin() + 16 + digest_size, in.end());
   return true;
 }
 

@@ -164,7 +164,7 @@ std::optional<core::DurableState> ReplicaStore::load() {
   load_records(*view, ckpt_prefix, d.checkpoints);
   std::map<ClientId, core::ClientTable::Entry> clients;
   load_records(*view, client_prefix, clients);
-  for (auto& [client, entry] : clients) d.clients.record(client, entry.timestamp, entry.result);
+  for (auto& [client, entry] : clients) d.clients.record(client, entry.timestamp, entry.result, entry.seq, entry.operation);
   known_ = d;
   known_clients_ = std::move(clients);
   return d;

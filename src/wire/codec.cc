@@ -45,6 +45,7 @@ void put(Writer& w, const Request& m) {
   w.u64(m.client);
   w.u64(m.timestamp);
   w.bytes(m.operation, operation_bytes_max, "operation bytes");
+  w.u8(m.flags);
   w.sig(m.sig);
 }
 
@@ -121,6 +122,9 @@ void put(Writer& w, const Reply& m) {
   w.u64(m.client);
   w.u32(m.replica);
   w.bytes(m.result, result_bytes_max, "result bytes");
+  w.u64(m.seq);
+  w.boolean(m.sig.has_value());
+  if (m.sig) w.sig(*m.sig);
 }
 
 void put(Writer& w, const Status& m) {
@@ -161,7 +165,7 @@ void put(Writer& w, const StateReply& m) {
 // The smallest encoding of each list item; a count is accepted only if that
 // many items could fit in the bytes left, so nothing is reserved on the word
 // of an unchecked count.
-constexpr size_t request_min = 8 + 8 + 4 + signature_size;
+constexpr size_t request_min = 8 + 8 + 4 + 1 + signature_size;
 constexpr size_t pre_prepare_min = 8 + 8 + digest_size + 4 + signature_size;
 constexpr size_t prepare_min = 8 + 8 + digest_size + 4 + signature_size;
 constexpr size_t checkpoint_min = 8 + digest_size + 4 + signature_size;
@@ -290,8 +294,11 @@ bool get_list(Reader& r, std::vector<T>& out, size_t max, const char* what) {
 }
 
 bool get(Reader& r, Request& m) {
-  return r.u64(m.client) && r.u64(m.timestamp) &&
-         r.bytes(m.operation, operation_bytes_max, "operation bytes") && r.sig(m.sig);
+  if (!(r.u64(m.client) && r.u64(m.timestamp) &&
+        r.bytes(m.operation, operation_bytes_max, "operation bytes") && r.u8(m.flags)))
+    return false;
+  if ((m.flags & ~Request::flags_known) != 0) return r.fail("unknown request flags");
+  return r.sig(m.sig);
 }
 
 bool get(Reader& r, PrePrepare& m) {
@@ -330,8 +337,16 @@ bool get(Reader& r, NewView& m) {
 }
 
 bool get(Reader& r, Reply& m) {
-  return r.u64(m.view) && r.u64(m.timestamp) && r.u64(m.client) && r.u32(m.replica) &&
-         r.bytes(m.result, result_bytes_max, "result bytes");
+  bool has_sig = false;
+  if (!(r.u64(m.view) && r.u64(m.timestamp) && r.u64(m.client) && r.u32(m.replica) &&
+        r.bytes(m.result, result_bytes_max, "result bytes") && r.u64(m.seq) && r.boolean(has_sig)))
+    return false;
+  m.sig.reset();
+  if (!has_sig) return true;
+  Signature sig{};
+  if (!r.sig(sig)) return false;
+  m.sig = sig;
+  return true;
 }
 
 bool get(Reader& r, Status& m) {
@@ -474,10 +489,24 @@ Decoded<Message> decode_frame(ByteView frame, uint64_t cluster_id) {
 
 Bytes signing_bytes(const Request& m) {
   Bytes out;
-  Writer w = signing_writer(out, "pbft/request/v1");
+  Writer w = signing_writer(out, "pbft/request/v2");
   w.u64(m.client);
   w.u64(m.timestamp);
   w.bytes(m.operation, operation_bytes_max, "operation bytes");
+  w.u8(m.flags);
+  return out;
+}
+
+Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
+                          const Digest& operation_digest, const Digest& result_digest) {
+  Bytes out;
+  Writer w = signing_writer(out, "pbft/reply/v1");
+  w.u64(client);
+  w.u64(timestamp);
+  w.u64(seq);
+  w.u32(replica);
+  w.digest(operation_digest);
+  w.digest(result_digest);
   return out;
 }
 

@@ -26,7 +26,8 @@
 namespace pbft::wire {
 
 inline constexpr uint32_t frame_magic = 0x564b4250;  // "PBKV" little-endian
-inline constexpr uint8_t frame_version = 1;
+// 2: requests carry flags, replies a sequence number and an optional signature.
+inline constexpr uint8_t frame_version = 2;
 inline constexpr size_t frame_header_size = 24;
 inline constexpr size_t frame_body_bytes_max = 64u << 20;
 inline constexpr size_t operation_bytes_max = 2u << 20;
@@ -73,6 +74,10 @@ Bytes signing_bytes(const Prepare& m);
 Bytes signing_bytes(const Checkpoint& m);
 Bytes signing_bytes(const ViewChange& m);
 Bytes signing_bytes(const NewView& m);
+// What a signed reply's signature covers (see Reply): the view and the
+// result bytes themselves are left out, the result by its digest.
+Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
+                          const Digest& operation_digest, const Digest& result_digest);
 
 // The bytes a batch digest is computed over (requests with their
 // signatures, in order).

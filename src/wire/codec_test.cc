@@ -79,6 +79,10 @@ std::vector<Message> sample_messages() {
       sample_view_change(2),
       sample_new_view(),
       Reply{.view = 5, .timestamp = 77, .client = 1001, .replica = 3, .result = to_bytes("ok: value")},
+      Reply{.view = 5, .timestamp = 78, .client = 1001, .replica = 2, .result = to_bytes("ok"), .seq = 12,
+            .sig = sig_of(4)},
+      Request{.client = 9, .timestamp = 3, .operation = to_bytes("op"), .sig = sig_of(5),
+              .flags = Request::flag_signed_reply},
       Status{.replica = 2,
              .view = 9,
              .view_active = false,
@@ -192,6 +196,7 @@ TEST(Messages, TypeOfAndNames) {
       {MessageType::prepare, "prepare"},         {MessageType::commit, "commit"},
       {MessageType::checkpoint, "checkpoint"},   {MessageType::view_change, "view-change"},
       {MessageType::new_view, "new-view"},       {MessageType::reply, "reply"},
+      {MessageType::reply, "reply"},             {MessageType::request, "request"},
       {MessageType::status, "status"},           {MessageType::stable_checkpoint, "stable-checkpoint"},
       {MessageType::state_request, "state-request"}, {MessageType::state_request, "state-request"},
       {MessageType::state_reply, "state-reply"},     {MessageType::state_reply, "state-reply"},
@@ -242,7 +247,8 @@ TEST(Codec, HeaderLayout) {
   Bytes frame = encode_frame(cluster, m);
   ASSERT_GE(frame.size(), frame_header_size);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "PBKV");
-  EXPECT_EQ(frame[4], 1);
+  EXPECT_EQ(frame[4], 2);
+  EXPECT_EQ(frame[4], frame_version);
   EXPECT_EQ(frame[5], static_cast<uint8_t>(MessageType::prepare));
   EXPECT_EQ(get_le(frame, 6, 2), 0u);
   EXPECT_EQ(get_le(frame, 8, 8), cluster);
@@ -319,7 +325,7 @@ TEST(Codec, RejectsBadHeaderFields) {
     const char* what;
   };
   const Case cases[] = {
-      {0, 'X', "magic"},    {3, 'k', "magic"},     {4, 0, "version"},  {4, 2, "version"},
+      {0, 'X', "magic"},    {3, 'k', "magic"},     {4, 0, "version"},  {4, 1, "version"},  {4, 3, "version"},
       {5, 0, "type"},       {5, 13, "type"},       {5, 255, "type"},   {6, 1, "reserved"},
       {7, 0x80, "reserved"},
   };
@@ -428,15 +434,15 @@ struct ListCase {
 };
 
 std::vector<ListCase> list_cases() {
-  const size_t request = 8 + 8 + 4 + 64;
+  const size_t request = 8 + 8 + 4 + 1 + 64;
   const size_t pre_prepare = 8 + 8 + 32 + 4 + 64;
   const size_t prepare = 8 + 8 + 32 + 4 + 64;
   const size_t checkpoint = 8 + 32 + 4 + 64;
   const size_t prepared_cert = pre_prepare + 4;
   const size_t view_change = 8 + 8 + 4 + 4 + 4 + 64;
   return {
-      {"request operation", "operation", MessageType::request, zeros(16), operation_bytes_max, 1, zeros(64)},
-      {"reply result", "result", MessageType::reply, zeros(28), result_bytes_max, 1, {}},
+      {"request operation", "operation", MessageType::request, zeros(16), operation_bytes_max, 1, zeros(1 + 64)},
+      {"reply result", "result", MessageType::reply, zeros(28), result_bytes_max, 1, zeros(8 + 1)},
       {"pre-prepare batch", "batch", MessageType::pre_prepare, zeros(48), batch_requests_max, request, zeros(64)},
       {"status slots", "slots", MessageType::status, zeros(29), status_slots_max, 1, {}},
       {"stable checkpoint", "checkpoints", MessageType::stable_checkpoint, {}, certificate_entries_max, checkpoint, {}},
@@ -716,11 +722,11 @@ TEST(SigningBytes, DomainTagsSeparateTypes) {
   const std::vector<Bytes> all = {
       signing_bytes(Request{}),    signing_bytes(PrePrepare{}), signing_bytes(Prepare{}),
       signing_bytes(Checkpoint{}), signing_bytes(ViewChange{}), signing_bytes(NewView{}),
-      batch_bytes({}),
+      batch_bytes({}),             reply_signing_bytes(0, 0, 0, 0, {}, {}),
   };
-  const std::vector<std::string> tags = {"pbft/request/v1",    "pbft/pre-prepare/v1", "pbft/prepare/v1",
+  const std::vector<std::string> tags = {"pbft/request/v2",    "pbft/pre-prepare/v1", "pbft/prepare/v1",
                                          "pbft/checkpoint/v1", "pbft/view-change/v1", "pbft/new-view/v1",
-                                         "pbft/batch/v1"};
+                                         "pbft/batch/v1",      "pbft/reply/v1"};
   for (size_t i = 0; i < all.size(); ++i) {
     const std::string s(all[i].begin(), all[i].end());
     EXPECT_NE(s.find(tags[i]), std::string::npos) << tags[i];
@@ -761,5 +767,36 @@ TEST(BatchBytes, CoverEveryRequestWithItsSignature) {
   EXPECT_NE(batch_bytes(a), batch_bytes(b));
 }
 
+
+TEST(Codec, RequestWithUnknownFlagsIsRejected) {
+  Request r{.client = 9, .timestamp = 3, .operation = to_bytes("op"), .flags = Request::flag_signed_reply};
+  Bytes frame = encode_frame(1, r);
+  ASSERT_TRUE(decode_frame(frame, 1).ok());
+  // The flags byte follows the operation: header, client, timestamp, length, "op".
+  const size_t at = frame_header_size + 8 + 8 + 4 + 2;
+  ASSERT_EQ(frame[at], Request::flag_signed_reply);
+  frame[at] = 0x80;
+  // Recompute the body checksum so that only the flags are wrong.
+  uint32_t crc = crc32c(ByteView(frame).subspan(frame_header_size));
+  for (int i = 0; i < 4; ++i) frame[20 + i] = static_cast<uint8_t>(crc >> (8 * i));
+  Decoded<Message> d = decode_frame(frame, 1);
+  EXPECT_FALSE(d.ok());
+  EXPECT_EQ(d.error, "unknown request flags");
+}
+
+TEST(Codec, ReplySigningBytesCoverEveryCertifiedField) {
+  Digest op = digest_of(1), result = digest_of(2);
+  Bytes base = reply_signing_bytes(1, 2, 3, 4, op, result);
+  EXPECT_NE(base, reply_signing_bytes(9, 2, 3, 4, op, result));
+  EXPECT_NE(base, reply_signing_bytes(1, 9, 3, 4, op, result));
+  EXPECT_NE(base, reply_signing_bytes(1, 2, 9, 4, op, result));
+  EXPECT_NE(base, reply_signing_bytes(1, 2, 3, 9, op, result));
+  EXPECT_NE(base, reply_signing_bytes(1, 2, 3, 4, result, result));
+  EXPECT_NE(base, reply_signing_bytes(1, 2, 3, 4, op, op));
+  Request flagged{.client = 1, .timestamp = 2, .operation = to_bytes("x"), .flags = Request::flag_signed_reply};
+  Request plain = flagged;
+  plain.flags = 0;
+  EXPECT_NE(signing_bytes(flagged), signing_bytes(plain));
+}
 }  // namespace
 }  // namespace pbft::wire

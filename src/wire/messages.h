@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -12,14 +13,19 @@
 namespace pbft::wire {
 
 // A client's operation. Signed by the client over (client, timestamp,
-// operation); the pair (client, timestamp) identifies it for exactly-once
-// execution.
+// operation, flags); the pair (client, timestamp) identifies it for
+// exactly-once execution. `flags` asks for extras in the reply:
+// flag_signed_reply makes every replica sign its reply (see Reply).
 struct Request {
   ClientId client = 0;
   uint64_t timestamp = 0;
   Bytes operation;
   Signature sig{};
+  uint8_t flags = 0;  // after sig only so that {client, timestamp, operation, sig} still initialises
   bool operator==(const Request&) const = default;
+
+  static constexpr uint8_t flag_signed_reply = 1;
+  static constexpr uint8_t flags_known = flag_signed_reply;
 };
 
 // The primary's proposal of a batch at (view, seq). The signature covers
@@ -92,13 +98,22 @@ struct NewView {
   bool operator==(const NewView&) const = default;
 };
 
-// A replica's answer to a client. Authenticated by the link for now.
+// A replica's answer to a client: the result of the request (client,
+// timestamp), executed at `seq`. Authenticated by the link; when the request
+// carried Request::flag_signed_reply it is also signed by the replica over
+// reply_signing_bytes (client, timestamp, seq, replica, the digest of the
+// request's operation and the digest of the result), so that f+1 matching
+// signed replies form a reply certificate anyone with the replicas' public
+// keys can check. The view is not signed: replicas answer a retransmission
+// from their reply cache in whatever view they are in.
 struct Reply {
   View view = 0;
   uint64_t timestamp = 0;
   ClientId client = 0;
   ReplicaId replica = 0;
   Bytes result;
+  Seq seq = 0;
+  std::optional<Signature> sig;
   bool operator==(const Reply&) const = default;
 };
 

@@ -64,14 +64,16 @@ class Response:
 
 
 class Cluster:
-    def __init__(self, log_filter="info", root=None):
-        """root: the folder to make the cluster's temp folder in (default: the system's)."""
+    def __init__(self, log_filter="info", root=None, replica_env=None):
+        """root: the folder to make the cluster's temp folder in (default: the system's).
+        replica_env: {replica: {VAR: value}}, extra environment of single replicas."""
         self.base = free_base_port()
         self.dir = tempfile.TemporaryDirectory(prefix="pbft-e2e-", dir=root)
         self.procs = {}
         self.logs = {}
         self.log_starts = {}  # replica -> offset in its log file where its latest run begins
         self.log_filter = log_filter
+        self.replica_env = replica_env or {}
 
     # ---------------------------------------------------------------- processes
     def start(self, replicas=range(DEV_REPLICAS), wait=True):
@@ -102,6 +104,7 @@ class Cluster:
             "PBFT_DATA_DIR": self.data_dir(i),
             "PBFT_LOG": self.log_filter,
         })
+        full_env.update(self.replica_env.get(i, {}))
         full_env.update(env or {})
         log = open(os.path.join(self.dir.name, "replica-%d.log" % i), "ab")
         self.logs[i] = log.name

@@ -61,7 +61,7 @@ class BadInput(unittest.TestCase):
         for sender in (1, 9):
             before = c.state(3)
             body = struct.pack("<QQ32sI", 0, before["last_applied"] + 1, b"\x01" * 32, sender)
-            header = struct.pack("<IBBHQII", 0x564B4250, 1, 4, 0, 1, len(body), crc32c(body))
+            header = struct.pack("<IBBHQII", 0x564B4250, 2, 4, 0, 1, len(body), crc32c(body))  # frame version 2
             frame = struct.pack("<I", sender) + header + body + b"\x00" * 32
             c.send_raw(3, frame)
             c.wait_for(lambda: c.state(3)["transport"]["bad_macs"] > before["transport"]["bad_macs"], 5,

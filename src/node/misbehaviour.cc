@@ -1,0 +1,60 @@
+#include "node/misbehaviour.h"
+
+#include "kv/operation.h"
+
+namespace pbft::node {
+
+std::string_view to_string(Misbehaviour m) {
+  for (const auto& [value, name] : misbehaviour_names)
+    if (value == m) return name;
+  return "unknown";
+}
+
+std::optional<Misbehaviour> parse_misbehaviour(std::string_view name) {
+  for (const auto& [value, n] : misbehaviour_names)
+    if (n == name) return value;
+  return std::nullopt;
+}
+
+std::string misbehaviour_choices() {
+  std::string out;
+  for (const auto& [value, name] : misbehaviour_names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+Bytes forge_result(ByteView result) {
+  std::optional<kv::Result> r = kv::decode_result(result);
+  if (!r) {
+    if (result.empty()) return Bytes(1, 0);
+    Bytes out(result.begin(), result.end());
+    out[out.size() - 1] ^= 0xff;
+    return out;
+  }
+  switch (r->form) {
+    case kv::ResultForm::record:
+      if (r->value) {
+        r->value = "forged:" + *r->value;
+      } else {
+        r->status = kv::ResultStatus::ok;
+        r->value = "forged";
+        r->revision = 1;
+      }
+      break;
+    case kv::ResultForm::range:
+      r->entries.push_back(kv::Entry{"\xef\xbf\xbf" "forged", "forged", 1});
+      break;
+    case kv::ResultForm::txn:
+      r->succeeded = !r->succeeded;
+      break;
+    case kv::ResultForm::plain:
+      if (r->value) r->value = "forged:" + *r->value;
+      break;
+  }
+  r->sequence += 1000;  // and the sequence number, for results with nothing else to alter
+  return kv::encode_result(*r);
+}
+
+}  // namespace pbft::node

@@ -1,0 +1,45 @@
+// Test-only Byzantine behaviour of a replica, for tests that check that
+// clients never accept what a lying replica says. Off unless a config both
+// sets `[testing] misbehave` and allows it with `[testing]
+// allow_misbehaviour = true` (or PBFT_MISBEHAVE with
+// PBFT_ALLOW_MISBEHAVIOUR=1); kv-node logs it loudly at start.
+//
+// To add a mode: a value here, its name in misbehaviour_names, and what it
+// does where the node sends (node.cc, at the Misbehaviour checks).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/types.h"
+
+namespace pbft::node {
+
+enum class Misbehaviour : uint8_t {
+  none = 0,
+  // Replies to clients carry a different (well-formed) result, signed when
+  // signatures are asked for; this replica's gateway answers its HTTP
+  // clients with that forged result too, whatever the others said.
+  wrong_results = 1,
+};
+
+inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 2> misbehaviour_names{{
+    {Misbehaviour::none, "none"},
+    {Misbehaviour::wrong_results, "wrong-results"},
+}};
+
+std::string_view to_string(Misbehaviour m);
+std::optional<Misbehaviour> parse_misbehaviour(std::string_view name);
+// "none, wrong-results": for error messages.
+std::string misbehaviour_choices();
+
+// A result that differs from `result` and still decodes as a key-value
+// result (kv/operation.h) when `result` does: the value altered, an absent
+// key reported present, a range with an extra entry, a transaction's branch
+// flipped. Bytes that do not decode get their last byte flipped.
+Bytes forge_result(ByteView result);
+
+}  // namespace pbft::node
