@@ -8,6 +8,8 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <random>
+#include <sstream>
 
 namespace pbft::client {
 
@@ -31,6 +33,43 @@ Endpoint parse_endpoint(const std::string& text) {
     throw std::invalid_argument("endpoint " + text + ": bad port '" + std::string(port_text) + "'");
   }
   return Endpoint{std::string(s.substr(0, colon)), static_cast<uint16_t>(port)};
+}
+
+std::vector<Endpoint> parse_endpoint_list(const std::vector<std::string>& texts) {
+  std::vector<Endpoint> out;
+  for (const std::string& t : texts) {
+    std::stringstream parts(t);
+    std::string one;
+    while (std::getline(parts, one, ',')) {
+      if (!one.empty()) out.push_back(parse_endpoint(one));
+    }
+  }
+  return out;
+}
+
+std::string url_encode(const std::string& s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string random_uuid() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint32_t> d;
+  char buf[37];
+  uint32_t a = d(rd), b = d(rd), c = d(rd), e = d(rd);
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%04x%08x", a, b >> 16, b & 0xfff, (c >> 16 & 0x3fff) | 0x8000,
+                c & 0xffff, e);
+  return buf;
 }
 
 HttpAnswer http_call(const Endpoint& to, const std::string& method, const std::string& target,

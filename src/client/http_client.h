@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pbft::client {
 
@@ -18,6 +19,15 @@ struct Endpoint {
 // "host:port" or "http://host:port[/]". Throws std::invalid_argument with a
 // message naming what is wrong.
 Endpoint parse_endpoint(const std::string& text);
+// Every endpoint in `texts`, each of which may list several separated by
+// commas (empty items are skipped). Throws std::invalid_argument naming the
+// first one that does not parse.
+std::vector<Endpoint> parse_endpoint_list(const std::vector<std::string>& texts);
+
+// A query-string value: letters, digits, "-_.~/" as they are, the rest %XX.
+std::string url_encode(const std::string& s);
+// A random version-4 UUID (the form of the HTTP API's request-id).
+std::string random_uuid();
 
 struct HttpAnswer {
   unsigned status = 0;

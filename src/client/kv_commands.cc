@@ -3,7 +3,6 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 
 #include "client/http_client.h"
@@ -21,31 +20,6 @@ struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string new_uuid() {
-  std::random_device rd;
-  std::uniform_int_distribution<uint32_t> d;
-  char buf[37];
-  uint32_t a = d(rd), b = d(rd), c = d(rd), e = d(rd);
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%04x%08x", a, b >> 16, b & 0xfff, (c >> 16 & 0x3fff) | 0x8000,
-                c & 0xffff, e);
-  return buf;
-}
-
-std::string url_encode(const std::string& s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::vector<Endpoint> endpoints_of(const KvCommands& k) {
   std::vector<Endpoint> out;
   if (!k.config.empty()) {
@@ -61,17 +35,10 @@ std::vector<Endpoint> endpoints_of(const KvCommands& k) {
   }
   std::vector<std::string> texts = k.endpoints;
   if (texts.empty()) texts.push_back("127.0.0.1:10000");
-  for (const std::string& t : texts) {
-    std::stringstream parts(t);
-    std::string one;
-    while (std::getline(parts, one, ',')) {
-      if (one.empty()) continue;
-      try {
-        out.push_back(parse_endpoint(one));
-      } catch (const std::invalid_argument& e) {
-        throw Failure(e.what());
-      }
-    }
+  try {
+    out = parse_endpoint_list(texts);
+  } catch (const std::invalid_argument& e) {
+    throw Failure(e.what());
   }
   if (out.empty()) throw Failure("no endpoints given");
   return out;
@@ -207,7 +174,7 @@ void verify_answer(const KvCommands& k, const json& j, const std::string& reques
 json call(const KvCommands& k, const std::string& method, std::string target, const std::string& body,
           kv::OpKind kind = kv::OpKind::get, const ExpectedOp& expected = {}) {
   const std::vector<Endpoint> endpoints = endpoints_of(k);
-  const std::string request_id = new_uuid();
+  const std::string request_id = random_uuid();
   std::map<std::string, std::string> headers{{"request-id", request_id}};
   if (k.verify) {
     target += target.find('?') == std::string::npos ? "?proof=1" : "&proof=1";

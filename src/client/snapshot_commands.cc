@@ -80,20 +80,11 @@ std::unique_ptr<crypto::SodiumCrypto> verifier(const ClusterInfo& info) {
 }
 
 std::vector<Endpoint> parse_endpoints(const std::vector<std::string>& texts) {
-  std::vector<Endpoint> out;
-  for (const std::string& t : texts) {
-    std::stringstream parts(t);
-    std::string one;
-    while (std::getline(parts, one, ',')) {
-      if (one.empty()) continue;
-      try {
-        out.push_back(parse_endpoint(one));
-      } catch (const std::invalid_argument& e) {
-        throw Failure(e.what());
-      }
-    }
+  try {
+    return parse_endpoint_list(texts);
+  } catch (const std::invalid_argument& e) {
+    throw Failure(e.what());
   }
-  return out;
 }
 
 bool parse_hex(const std::string& text, uint8_t* out, size_t size) {

@@ -1,7 +1,6 @@
 #include <pbft/client.h>
 
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "client/http_client.h"
 #include "client/reply_verifier.h"
@@ -9,36 +8,11 @@
 namespace pbft {
 namespace {
 
-std::string fresh_request_id() {
-  std::random_device rd;
-  std::uniform_int_distribution<uint32_t> d;
-  char buf[37];
-  uint32_t a = d(rd), b = d(rd), c = d(rd), e = d(rd);
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%04x%08x", a, b >> 16, b & 0xfff, (c >> 16 & 0x3fff) | 0x8000,
-                c & 0xffff, e);
-  return buf;
-}
-
-std::string url_encode(const std::string& s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // Runs `op` through the endpoints until one gives an answer whose
 // certificate proves exactly `op`; returns the certified result.
 kv::Result run(const ClientOptions& options, kv::Operation op, const std::string& method, const std::string& target,
                const std::string& body) {
-  op.request_id = fresh_request_id();
+  op.request_id = client::random_uuid();
   const std::map<std::string, std::string> headers{{"request-id", op.request_id}, {"pbft-proof", "1"}};
   std::string reasons;
   auto note = [&](const std::string& endpoint, const std::string& why) {
@@ -113,14 +87,14 @@ uint64_t VerifiedClient::put(const std::string& key, const std::string& value) {
 }
 
 std::optional<std::string> VerifiedClient::get(const std::string& key) {
-  kv::Result r = run(options_, kv::Operation{kv::OpKind::get, key, ""}, "GET", "/api/v1/kv?proof=1&key=" + url_encode(key), "");
+  kv::Result r = run(options_, kv::Operation{kv::OpKind::get, key, ""}, "GET", "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
   if (r.status != kv::ResultStatus::ok) return std::nullopt;
   return r.value;
 }
 
 bool VerifiedClient::del(const std::string& key) {
   kv::Result r =
-      run(options_, kv::Operation{kv::OpKind::del, key, ""}, "DELETE", "/api/v1/kv?proof=1&key=" + url_encode(key), "");
+      run(options_, kv::Operation{kv::OpKind::del, key, ""}, "DELETE", "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
   return r.status == kv::ResultStatus::ok;
 }
 
