@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
   }
   if (config.misbehave != node::Misbehaviour::none) {
     for (int i = 0; i < 3; ++i) {
-      log->critical("TEST-ONLY BYZANTINE MODE '{}': replica {} deliberately misbehaves towards its "
-                    "clients (testing.misbehave). Never run this outside a test.",
+      log->critical("TEST-ONLY BYZANTINE MODE '{}': replica {} deliberately misbehaves "
+                    "(testing.misbehave). Never run this outside a test.",
                     node::to_string(config.misbehave), config.self);
     }
   }

@@ -1,5 +1,7 @@
 #include "node/misbehaviour.h"
 
+#include <variant>
+
 #include "kv/operation.h"
 
 namespace pbft::node {
@@ -55,6 +57,19 @@ Bytes forge_result(ByteView result) {
   }
   r->sequence += 1000;  // and the sequence number, for results with nothing else to alter
   return kv::encode_result(*r);
+}
+
+bool corrupt_signatures(wire::Message& message) {
+  return std::visit(
+      [](auto& m) {
+        if constexpr (requires { m.sig.size(); }) {
+          m.sig[0] ^= 1;
+          return true;
+        } else {
+          return false;
+        }
+      },
+      message);
 }
 
 }  // namespace pbft::node

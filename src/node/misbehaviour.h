@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/types.h"
+#include "wire/messages.h"
 
 namespace pbft::node {
 
@@ -24,11 +25,20 @@ enum class Misbehaviour : uint8_t {
   // signatures are asked for; this replica's gateway answers its HTTP
   // clients with that forged result too, whatever the others said.
   wrong_results = 1,
+  // Sends nothing to its peers and no replies: a replica that looks crashed
+  // to the others but keeps running (its HTTP API still answers).
+  silent = 2,
+  // Every protocol message it sends carries a signature with one bit
+  // flipped (inside a correctly MACed frame): its peers must reject each
+  // one, and a primary that does this must be replaced.
+  corrupt_signatures = 3,
 };
 
-inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 2> misbehaviour_names{{
+inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 4> misbehaviour_names{{
     {Misbehaviour::none, "none"},
     {Misbehaviour::wrong_results, "wrong-results"},
+    {Misbehaviour::silent, "silent"},
+    {Misbehaviour::corrupt_signatures, "corrupt-signatures"},
 }};
 
 std::string_view to_string(Misbehaviour m);
@@ -41,5 +51,9 @@ std::string misbehaviour_choices();
 // key reported present, a range with an extra entry, a transaction's branch
 // flipped. Bytes that do not decode get their last byte flipped.
 Bytes forge_result(ByteView result);
+
+// Flips one bit of the signature `message` carries at its top level (the
+// certificates inside it stay as they were). Returns false when it has none.
+bool corrupt_signatures(wire::Message& message);
 
 }  // namespace pbft::node

@@ -220,6 +220,8 @@ void Node::deliver(core::Send s) {
     held_sends_.push_back(std::move(s));
     return;
   }
+  if (config_.misbehave == Misbehaviour::silent) return;
+  if (config_.misbehave == Misbehaviour::corrupt_signatures) corrupt_signatures(s.message);
   if (s.to) network_->send(*s.to, s.message);
   else network_->broadcast(s.message);
 }
@@ -229,6 +231,7 @@ void Node::deliver(core::ClientReply r) {
     held_replies_.push_back(std::move(r));
     return;
   }
+  if (config_.misbehave == Misbehaviour::silent) return;
   if (config_.misbehave == Misbehaviour::wrong_results) forge_reply(r.reply);
   std::optional<ReplicaId> owner = gateway_of(r.client);
   if (!owner) return;  // clients outside the cluster arrive with the client library

@@ -1,0 +1,63 @@
+"""The dev cluster (5 replicas, f = 1) with one replica in a test-only Byzantine
+mode: silent (sends nothing to its peers and no replies) or corrupt-signatures
+(every protocol message it sends carries a broken signature inside a valid
+frame). As a backup it must not stop the others; as the primary it must be
+replaced, and every acknowledged write must be readable afterwards."""
+import unittest
+
+from cluster import Cluster
+
+
+def byzantine(mode):
+    return {"PBFT_MISBEHAVE": mode, "PBFT_ALLOW_MISBEHAVIOUR": "1"}
+
+
+def rejected_bad_signatures(c, i):
+    body = c.request(i, "GET", "/metrics").body
+    text = body.decode() if isinstance(body, bytes) else body
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("pbft_messages_rejected_total{") and 'layer="core"' in line \
+                and 'reason="bad_signature"' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+class ByzantineReplicas(unittest.TestCase):
+    def write_and_read_back(self, c, through, count):
+        for n in range(count):
+            c.put_with_retry(through[n % len(through)], "b%d" % n, "v%d" % n)
+        for n in range(count):
+            self.assertEqual(c.get_with_retry(through[(n + 1) % len(through)], "b%d" % n), "v%d" % n)
+
+    def test_silent_backup_does_not_stop_the_others(self):
+        with Cluster(replica_env={4: byzantine("silent")}) as c:
+            c.start()
+            self.write_and_read_back(c, [0, 1, 2, 3], 12)
+            self.assertTrue(c.running(4))
+            self.assertIn("TEST-ONLY BYZANTINE MODE 'silent'", c.run_log(4))
+
+    def test_silent_primary_is_replaced(self):
+        with Cluster(replica_env={0: byzantine("silent")}) as c:
+            c.start()
+            self.write_and_read_back(c, [1, 2, 3, 4], 6)
+            self.assertGreaterEqual(c.state(1)["view"], 1)
+
+    def test_backup_with_corrupt_signatures_is_rejected_not_followed(self):
+        with Cluster(replica_env={4: byzantine("corrupt-signatures")}) as c:
+            c.start()
+            self.write_and_read_back(c, [0, 1, 2, 3], 8)
+            # Its prepares and commits reached the others and were refused.
+            c.wait_for(lambda: rejected_bad_signatures(c, 1) > 0, 15,
+                       "replica 1 to count rejected signatures from replica 4")
+
+    def test_primary_with_corrupt_signatures_is_replaced(self):
+        with Cluster(replica_env={0: byzantine("corrupt-signatures")}) as c:
+            c.start()
+            self.write_and_read_back(c, [1, 2, 3, 4], 6)
+            self.assertGreaterEqual(c.state(2)["view"], 1)
+            self.assertGreater(rejected_bad_signatures(c, 2), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
