@@ -319,9 +319,9 @@ class ChaosCluster(e2e.Cluster):
                                          stdout=log_file, stderr=subprocess.STDOUT)
         log_file.close()
 
-    def start(self, replicas=range(N), wait=True):
+    def start(self, replicas=range(N), wait=True, envs=None):
         for i in replicas:
-            self.start_replica(i)
+            self.start_replica(i, env=(envs or {}).get(i))
         for i in replicas:
             self.wait_healthy(i, timeout=30)
         self.wait_for(lambda: all(self.state(i)["connected_peers"] >= N - 1 for i in replicas), 30,
@@ -884,7 +884,14 @@ class Run:
         self.result.log_dir = self.cluster.dir.name
         try:
             self.proxy = Proxy(self.cluster.base, self.seed)
-            self.cluster.start()
+            envs = None
+            if args.control == "f1-byzantine":
+                # Negative control: f+1 replicas lie to clients (one more than
+                # the protocol tolerates); their matching forged answers pass
+                # the gateways' f+1 rule, and the checkers must notice.
+                envs = {i: {"PBFT_MISBEHAVE": "wrong-results", "PBFT_ALLOW_MISBEHAVIOUR": "1"}
+                        for i in range(F + 1)}
+            self.cluster.start(envs=envs)
             clients = [Client(self, c, self.seed) for c in range(args.clients)]
             if args.control == "stale-read":
                 clients.append(StaleClient(self, args.clients, self.seed))
@@ -981,7 +988,7 @@ def parse_args(argv=None):
                     help="a healed replica should be back in the others' view and caught up this long after")
     ap.add_argument("--strict-rejoin", action="store_true",
                     help="a healed replica that does not rejoin the others is a violation (default: a finding)")
-    ap.add_argument("--control", choices=["stale-read", "unrecorded-write"],
+    ap.add_argument("--control", choices=["stale-read", "unrecorded-write", "f1-byzantine"],
                     help="negative control: break the history on purpose (the run must fail)")
     ap.add_argument("--work-dir", default=None, help="where the clusters' folders go")
     ap.add_argument("--keep", action="store_true", help="keep every seed's folder (kept anyway on a violation)")

@@ -79,6 +79,11 @@ class Controls(unittest.TestCase):
         self.assertGreaterEqual(r.lost_writes, 1)
         self.assertIs(r.linearizable, False)
 
+    def test_f_plus_one_lying_replicas_are_flagged(self):
+        r = run("f1-byzantine", 103)
+        self.assertIs(r.linearizable, False)
+        self.assertTrue(r.violations)
+
 
 if __name__ == "__main__":
     unittest.main()
