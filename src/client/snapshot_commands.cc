@@ -88,18 +88,9 @@ std::vector<Endpoint> parse_endpoints(const std::vector<std::string>& texts) {
 }
 
 bool parse_hex(const std::string& text, uint8_t* out, size_t size) {
-  if (text.size() != 2 * size) return false;
-  for (size_t i = 0; i < size; ++i) {
-    unsigned v = 0;
-    for (int k = 0; k < 2; ++k) {
-      const char c = text[2 * i + k];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else return false;
-    }
-    out[i] = static_cast<uint8_t>(v);
-  }
+  std::optional<Bytes> bytes = from_hex(text);
+  if (!bytes || bytes->size() != size) return false;
+  std::copy(bytes->begin(), bytes->end(), out);
   return true;
 }
 

@@ -6,7 +6,9 @@
 #include <compare>
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pbft {
@@ -33,6 +35,8 @@ using Signature = std::array<uint8_t, signature_size>;
 using Mac = std::array<uint8_t, mac_size>;
 
 std::string to_hex(ByteView data);
+// Hex digits (either case) back to bytes; nullopt on odd length or a non-hex digit.
+std::optional<Bytes> from_hex(std::string_view text);
 inline std::string to_hex(const Digest& d) { return to_hex(ByteView(d.bytes)); }
 // The first 8 hex digits: enough to tell digests apart in logs and traces.
 inline std::string short_hex(const Digest& d) { return to_hex(ByteView(d.bytes.data(), 4)); }

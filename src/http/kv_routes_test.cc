@@ -250,7 +250,7 @@ TEST_F(KvRoutesTest, ProofAskedForByQueryOrHeaderOnEveryOrderedRoute) {
   EXPECT_EQ(j["revision"], 5);
   EXPECT_EQ(j["proof"]["sequence"], 3);
   EXPECT_EQ(j["proof"]["replies"].size(), 2u);
-  EXPECT_EQ(j["proof"]["result"], hex_encode(kv::encode_result(backend.result)));
+  EXPECT_EQ(j["proof"]["result"], to_hex(kv::encode_result(backend.result)));
   ASSERT_EQ(backend.proofs_asked.size(), 1u);
   EXPECT_EQ(backend.proofs_asked[0], (kv::Operation{kv::OpKind::get, "k", ""}));
 

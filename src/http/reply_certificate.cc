@@ -2,45 +2,16 @@
 
 namespace pbft::http {
 
-std::string hex_encode(ByteView bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
-
-std::optional<Bytes> hex_decode(const std::string& text) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  if (text.size() % 2 != 0) return std::nullopt;
-  Bytes out;
-  out.reserve(text.size() / 2);
-  for (size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
-  }
-  return out;
-}
-
 nlohmann::ordered_json certificate_to_json(const ReplyCertificate& c) {
   nlohmann::ordered_json j;
   j["client"] = c.client;
   j["timestamp"] = c.timestamp;
   j["sequence"] = c.sequence;
-  j["operation"] = hex_encode(c.operation);
-  j["result"] = hex_encode(c.result);
+  j["operation"] = to_hex(c.operation);
+  j["result"] = to_hex(c.result);
   nlohmann::ordered_json replies = nlohmann::ordered_json::array();
   for (const CertifiedReply& r : c.replies)
-    replies.push_back({{"replica", r.replica}, {"signature", hex_encode(r.signature)}});
+    replies.push_back({{"replica", r.replica}, {"signature", to_hex(r.signature)}});
   j["replies"] = std::move(replies);
   return j;
 }
@@ -60,7 +31,7 @@ bool unsigned_field(const nlohmann::json& j, const char* name, uint64_t& out, st
 bool hex_field(const nlohmann::json& j, const char* name, Bytes& out, std::string& error) {
   auto it = j.find(name);
   std::optional<Bytes> b;
-  if (it != j.end() && it->is_string()) b = hex_decode(it->get<std::string>());
+  if (it != j.end() && it->is_string()) b = from_hex(it->get<std::string>());
   if (!b) {
     error = std::string("proof field ") + name + " must be a hex string";
     return false;

@@ -45,8 +45,4 @@ nlohmann::ordered_json certificate_to_json(const ReplyCertificate& c);
 // wrong (missing or mistyped field, bad hex, wrong signature length).
 std::optional<ReplyCertificate> certificate_from_json(const nlohmann::json& j, std::string& error);
 
-// Lower-case hex and back (nullopt on odd length or a non-hex digit).
-std::string hex_encode(ByteView bytes);
-std::optional<Bytes> hex_decode(const std::string& text);
-
 }  // namespace pbft::http

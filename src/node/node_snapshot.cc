@@ -50,19 +50,9 @@ bool parse_u64(const std::string& text, uint64_t& out) {
 }
 
 bool parse_hex(const std::string& text, Bytes& out) {
-  if (text.size() % 2 != 0) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  out.clear();
-  for (size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
-  }
+  std::optional<Bytes> bytes = from_hex(text);
+  if (!bytes) return false;
+  out = std::move(*bytes);
   return true;
 }
 
