@@ -36,7 +36,7 @@ class FaultsTakeEffect(unittest.TestCase):
     """The proxy's faults really cut the replica off (else every run would pass vacuously)."""
 
     def test_isolate_and_blackhole_cut_the_replica_off_and_heal(self):
-        c = run_chaos.ChaosCluster()
+        c = run_chaos.ChaosCluster(fake_clock=False)
         proxy = run_chaos.Proxy(c.base, 1)
         try:
             c.start()
