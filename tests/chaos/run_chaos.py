@@ -82,12 +82,7 @@ def ports_of(base):
 
 
 def free_base():
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(20000, 60000, 10)
-        if all(e2e._port_free(p) for p in ports_of(base)):
-            return base
-    raise RuntimeError("no free port range found")
+    return e2e.free_base_port(ports_of, span=300)
 
 
 # ---------------------------------------------------------------------------

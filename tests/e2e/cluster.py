@@ -38,17 +38,21 @@ def _ephemeral_port_low():
         return 32768
 
 
-def free_base_port():
-    """A base port whose HTTP (base+i) and replica (base+100+i) ports are free.
+def dev_ports(base):
+    """The dev cluster's ports: HTTP base+i, replica base+100+i."""
+    return [base + i for i in range(DEV_REPLICAS)] + [base + 100 + i for i in range(DEV_REPLICAS)]
+
+
+def free_base_port(ports_of=dev_ports, span=200):
+    """A base port whose ports (ports_of(base), all below base+span) are free.
 
     Below the ephemeral range: while a replica is down its peers keep dialling it, and
     an outgoing connection's local port must never take the port it restarts on."""
     rng = random.Random()
-    top = min(_ephemeral_port_low(), 60000) - 200
-    for _ in range(200):
+    top = min(_ephemeral_port_low(), 60000) - span
+    for _ in range(500):
         base = rng.randrange(11000, max(top, 11010), 10)
-        ports = [base + i for i in range(DEV_REPLICAS)] + [base + 100 + i for i in range(DEV_REPLICAS)]
-        if all(_port_free(p) for p in ports):
+        if all(_port_free(p) for p in ports_of(base)):
             return base
     raise RuntimeError("no free port range found")
 
