@@ -9,8 +9,8 @@ SIM_SEEDS ?= 1000
 # Compiler cache: rebuilds of unchanged sources (a second checkout, the
 # sanitizer build after a clean, CI on this machine) come from ~/.cache/ccache.
 # Paths are made relative to the checkout so that checkouts share entries.
-CCACHE := $(shell command -v ccache 2>/dev/null)
-LAUNCHER := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE))
+CCACHE = $(shell command -v ccache 2>/dev/null)
+LAUNCHER = $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE))
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
