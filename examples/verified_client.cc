@@ -1,47 +1,86 @@
 // Example of the verifying client library (include/pbft/client.h) against
-// the dev cluster: `example-verified-client BASE_PORT put|get|del KEY
-// [VALUE] [ENDPOINT_INDEX...]`, endpoints 127.0.0.1:BASE_PORT+i (all five
-// when none are given). Prints the verified answer; exit 1 with the reasons
-// when no endpoint gives one.
+// the dev cluster: `example-verified-client BASE_PORT COMMAND ARGS...
+// [ENDPOINT_INDEX...]`, endpoints 127.0.0.1:BASE_PORT+i (all five when none
+// are given). Commands:
+//   put KEY VALUE        prints the sequence number
+//   get KEY              prints the value, or (absent)
+//   del KEY              prints deleted or absent
+//   scan PREFIX          prints "key value revision" per key, every page
+//   cas KEY EXPECTED NEW EXPECTED "-" means absent; prints succeeded or
+//                        "failed CURRENT"
+//   txn KEY VALUE K2 V2  if KEY == VALUE then put K2 = V2 else get KEY;
+//                        prints succeeded or "failed CURRENT"
+// Prints the verified answer; exit 1 with the reasons when no endpoint
+// gives one.
 #include <pbft/client.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "node/config.h"
 
+namespace {
+
+const std::map<std::string, int> arity{{"put", 2}, {"get", 1}, {"del", 1}, {"scan", 1}, {"cas", 3}, {"txn", 4}};
+
+std::string or_absent(const std::optional<std::string>& v) { return v ? *v : "(absent)"; }
+
+void run(pbft::VerifiedClient& client, const std::string& command, const std::vector<std::string>& a) {
+  if (command == "put") {
+    std::printf("%llu\n", static_cast<unsigned long long>(client.put(a[0], a[1])));
+  } else if (command == "get") {
+    std::printf("%s\n", or_absent(client.get(a[0])).c_str());
+  } else if (command == "del") {
+    std::printf("%s\n", client.del(a[0]) ? "deleted" : "absent");
+  } else if (command == "scan") {
+    std::optional<std::string> after;
+    do {
+      pbft::RangePage page = client.scan_prefix(a[0], 2, after);
+      for (const pbft::KeyValue& kv : page.entries)
+        std::printf("%s %s %llu\n", kv.key.c_str(), kv.value.c_str(), static_cast<unsigned long long>(kv.revision));
+      after = page.next;
+    } while (after);
+  } else if (command == "cas") {
+    std::optional<std::string> expected;
+    if (a[1] != "-") expected = a[1];
+    pbft::CasOutcome r = client.cas(a[0], expected, a[2]);
+    if (r.succeeded) std::printf("succeeded\n");
+    else std::printf("failed %s\n", or_absent(r.value).c_str());
+  } else {
+    pbft::Txn txn;
+    txn.compares.push_back({pbft::TxnCompare::Kind::value_equals, a[0], a[1], 0});
+    txn.success.push_back({pbft::TxnStep::Kind::put, a[2], a[3]});
+    txn.failure.push_back({pbft::TxnStep::Kind::get, a[0], ""});
+    pbft::TxnOutcome r = client.txn(txn);
+    if (r.succeeded) std::printf("succeeded\n");
+    else std::printf("failed %s\n", or_absent(r.results.at(0).value).c_str());
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s BASE_PORT put|get|del KEY [VALUE] [ENDPOINT_INDEX...]\n", argv[0]);
+  if (argc < 3 || !arity.contains(argv[2]) || argc < 3 + arity.at(argv[2])) {
+    std::fprintf(stderr, "usage: %s BASE_PORT put|get|del|scan|cas|txn ARGS... [ENDPOINT_INDEX...]\n", argv[0]);
     return 2;
   }
   const int base = std::atoi(argv[1]);
-  const std::string command = argv[2], key = argv[3];
-  int next = 4;
-  std::string value;
-  if (command == "put") {
-    if (argc < 5) return 2;
-    value = argv[next++];
-  }
+  const std::string command = argv[2];
+  const int first_endpoint = 3 + arity.at(command);
+  const std::vector<std::string> args(argv + 3, argv + first_endpoint);
   pbft::ClientOptions options;
   for (pbft::ReplicaId i = 0; i < pbft::node::dev_replica_count; ++i)
     options.replica_keys.push_back(pbft::node::dev_key_pair(i).public_key);
-  for (int i = next; i < argc; ++i) options.endpoints.push_back("127.0.0.1:" + std::to_string(base + std::atoi(argv[i])));
+  for (int i = first_endpoint; i < argc; ++i)
+    options.endpoints.push_back("127.0.0.1:" + std::to_string(base + std::atoi(argv[i])));
   if (options.endpoints.empty())
     for (int i = 0; i < 5; ++i) options.endpoints.push_back("127.0.0.1:" + std::to_string(base + i));
   try {
     pbft::VerifiedClient client(options);
-    if (command == "put") {
-      std::printf("%llu\n", static_cast<unsigned long long>(client.put(key, value)));
-    } else if (command == "get") {
-      auto v = client.get(key);
-      std::printf("%s\n", v ? v->c_str() : "(absent)");
-    } else if (command == "del") {
-      std::printf("%s\n", client.del(key) ? "deleted" : "absent");
-    } else {
-      return 2;
-    }
+    run(client, command, args);
   } catch (const pbft::ClientError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

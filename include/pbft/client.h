@@ -12,10 +12,13 @@
 // the next; when none gives a verified answer the call throws ClientError
 // with every endpoint's reason.
 //
+// Every operation of the HTTP API is here: put, get, del, range and prefix
+// scans with continuation, compare-and-swap and transactions; each returns
+// what the certificate proves, revisions and sequence numbers included.
+//
 // What it does not do yet: speak the replicas' binary protocol (requests
 // are signed by the gateway of the replica it talks to, with that replica's
-// key, not with a key of the client's own); the read-only fast path (2f+1
-// matching replies without ordering); range, cas and transactions.
+// key, not with a key of the client's own).
 #pragma once
 
 #include <array>
@@ -37,6 +40,58 @@ struct ClientOptions {
   uint32_t timeout_ms = 15000;                      // per endpoint and attempt
 };
 
+// A key with its value and revision (the sequence number of its last change).
+struct KeyValue {
+  std::string key;
+  std::string value;
+  uint64_t revision = 0;
+  bool operator==(const KeyValue&) const = default;
+};
+
+// One page of a range, in key order. `next` is where the following page
+// starts (pass it as `start` with the same end), nullopt on the last page.
+struct RangePage {
+  std::vector<KeyValue> entries;
+  std::optional<std::string> next;
+  uint64_t sequence = 0;  // where the read was ordered
+};
+
+struct CasOutcome {
+  bool succeeded = false;
+  std::optional<std::string> value;  // the new value on success, the current one (nullopt: absent) otherwise
+  uint64_t revision = 0;             // of that value (0: absent)
+  uint64_t sequence = 0;
+};
+
+// A transaction in etcd's shape: if every compare holds, run `success`,
+// otherwise `failure`; all in one step of the replicated log.
+struct TxnCompare {
+  enum class Kind { value_equals, absent, revision_equals } kind = Kind::absent;
+  std::string key;
+  std::string value;      // value_equals
+  uint64_t revision = 0;  // revision_equals
+};
+struct TxnStep {
+  enum class Kind { get, put, del } kind = Kind::get;
+  std::string key;
+  std::string value;  // put
+};
+struct Txn {
+  std::vector<TxnCompare> compares;
+  std::vector<TxnStep> success;
+  std::vector<TxnStep> failure;
+};
+struct TxnStepResult {
+  bool found = false;                // get: the key exists; del: it existed; put: true
+  std::optional<std::string> value;  // get only
+  uint64_t revision = 0;             // get only
+};
+struct TxnOutcome {
+  bool succeeded = false;              // whether the compares held
+  std::vector<TxnStepResult> results;  // one per step of the branch that ran
+  uint64_t sequence = 0;
+};
+
 class VerifiedClient {
  public:
   // Throws ClientError on an empty endpoint list or key list, or a bad endpoint.
@@ -48,6 +103,18 @@ class VerifiedClient {
   std::optional<std::string> get(const std::string& key);
   // Deletes key; true when it was there.
   bool del(const std::string& key);
+  // The key with its revision (nullopt when absent), read through consensus.
+  std::optional<KeyValue> get_entry(const std::string& key);
+
+  // Keys k with start <= k < end (empty end: no end), at most `limit` (1..1000).
+  RangePage range(const std::string& start, const std::string& end, uint32_t limit = 100);
+  // Keys starting with prefix; continue with `after` = the previous page's next.
+  RangePage scan_prefix(const std::string& prefix, uint32_t limit = 100,
+                        const std::optional<std::string>& after = std::nullopt);
+  // Sets key to value if its current value is `expected` (nullopt: if absent).
+  CasOutcome cas(const std::string& key, const std::optional<std::string>& expected, const std::string& value);
+  // Throws ClientError when the cluster refuses it (too many steps, answer too large).
+  TxnOutcome txn(const Txn& txn);
 
  private:
   ClientOptions options_;

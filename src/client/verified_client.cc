@@ -67,6 +67,26 @@ kv::Result run(const ClientOptions& options, kv::Operation op, const std::string
   throw ClientError("no endpoint gave a verified answer: " + reasons);
 }
 
+std::string query_param(const char* name, const std::string& value) {
+  return std::string("&") + name + "=" + client::url_encode(value);
+}
+
+kv::TxnOp to_kv(const TxnStep& step) {
+  switch (step.kind) {
+    case TxnStep::Kind::get: return {kv::OpKind::get, step.key, ""};
+    case TxnStep::Kind::put: return {kv::OpKind::put, step.key, step.value};
+    case TxnStep::Kind::del: return {kv::OpKind::del, step.key, ""};
+  }
+  throw ClientError("unknown transaction step");
+}
+
+nlohmann::json to_json(const TxnStep& step) {
+  static constexpr const char* names[] = {"get", "put", "del"};
+  nlohmann::json j{{"op", names[static_cast<int>(step.kind)]}, {"key", step.key}};
+  if (step.kind == TxnStep::Kind::put) j["value"] = step.value;
+  return j;
+}
+
 }  // namespace
 
 VerifiedClient::VerifiedClient(ClientOptions options) : options_(std::move(options)) {
@@ -96,6 +116,96 @@ bool VerifiedClient::del(const std::string& key) {
   kv::Result r =
       run(options_, kv::Operation{kv::OpKind::del, key, ""}, "DELETE", "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
   return r.status == kv::ResultStatus::ok;
+}
+
+std::optional<KeyValue> VerifiedClient::get_entry(const std::string& key) {
+  kv::Result r = run(options_, kv::Operation{kv::OpKind::get, key, ""}, "GET",
+                     "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
+  if (r.status != kv::ResultStatus::ok || !r.value) return std::nullopt;
+  return KeyValue{key, *r.value, r.revision};
+}
+
+RangePage VerifiedClient::range(const std::string& start, const std::string& end, uint32_t limit) {
+  if (limit == 0 || limit > kv::range_limit_max)
+    throw ClientError("range limit must be from 1 to " + std::to_string(kv::range_limit_max));
+  kv::Operation op{kv::OpKind::range, start, ""};
+  op.range_end = end;
+  op.limit = limit;
+  std::string target = "/api/v1/kv/range?proof=1&limit=" + std::to_string(limit);
+  if (!start.empty()) target += query_param("start", start);
+  if (!end.empty()) target += query_param("end", end);
+  kv::Result r = run(options_, std::move(op), "GET", target, "");
+  RangePage page;
+  page.sequence = r.sequence;
+  page.next = r.next;
+  for (kv::Entry& e : r.entries) page.entries.push_back({std::move(e.key), std::move(e.value), e.revision});
+  return page;
+}
+
+RangePage VerifiedClient::scan_prefix(const std::string& prefix, uint32_t limit, const std::optional<std::string>& after) {
+  return range(after ? *after : prefix, kv::prefix_end(prefix), limit);
+}
+
+CasOutcome VerifiedClient::cas(const std::string& key, const std::optional<std::string>& expected,
+                               const std::string& value) {
+  kv::Operation op{kv::OpKind::cas, key, value};
+  op.expected = expected;
+  nlohmann::json body{{"key", key}, {"value", value}, {"expected", nullptr}};
+  if (expected) body["expected"] = *expected;
+  kv::Result r = run(options_, std::move(op), "POST", "/api/v1/kv/cas?proof=1", body.dump());
+  return CasOutcome{r.status == kv::ResultStatus::ok, r.value, r.revision, r.sequence};
+}
+
+TxnOutcome VerifiedClient::txn(const Txn& txn) {
+  kv::Operation op{kv::OpKind::txn, "", ""};
+  nlohmann::json body{{"compare", nlohmann::json::array()}, {"success", nlohmann::json::array()},
+                      {"failure", nlohmann::json::array()}};
+  for (const TxnCompare& c : txn.compares) {
+    kv::Compare k;
+    k.key = c.key;
+    nlohmann::json j{{"key", c.key}};
+    switch (c.kind) {
+      case TxnCompare::Kind::value_equals:
+        k.target = kv::CompareTarget::value;
+        k.value = c.value;
+        j["value"] = c.value;
+        break;
+      case TxnCompare::Kind::absent:
+        k.target = kv::CompareTarget::absent;
+        j["absent"] = true;
+        break;
+      case TxnCompare::Kind::revision_equals:
+        k.target = kv::CompareTarget::revision;
+        k.revision = c.revision;
+        j["revision"] = c.revision;
+        break;
+    }
+    op.compares.push_back(std::move(k));
+    body["compare"].push_back(std::move(j));
+  }
+  for (const TxnStep& s : txn.success) {
+    op.success.push_back(to_kv(s));
+    body["success"].push_back(to_json(s));
+  }
+  for (const TxnStep& s : txn.failure) {
+    op.failure.push_back(to_kv(s));
+    body["failure"].push_back(to_json(s));
+  }
+  kv::Result r = run(options_, std::move(op), "POST", "/api/v1/kv/txn?proof=1", body.dump());
+  TxnOutcome out{r.succeeded, {}, r.sequence};
+  const std::vector<TxnStep>& ran = r.succeeded ? txn.success : txn.failure;
+  if (r.responses.size() != ran.size()) throw ClientError("the certified transaction answer has the wrong number of results");
+  for (size_t i = 0; i < ran.size(); ++i) {
+    const kv::Result& sub = r.responses[i];
+    TxnStepResult step;
+    step.found = sub.status == kv::ResultStatus::ok && (ran[i].kind != TxnStep::Kind::get || sub.value.has_value());
+    if (ran[i].kind == TxnStep::Kind::get) {
+      step.value = sub.value;
+      step.revision = sub.revision;
+    }
+    out.results.push_back(std::move(step));
+  }
+  return out;
 }
 
 }  // namespace pbft

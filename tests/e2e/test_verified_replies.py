@@ -130,6 +130,27 @@ class VerifiedReplies(unittest.TestCase):
         self.assertEqual(self.library("del", "lib/k", str(LIAR), "0").stdout.strip(), "deleted")
         self.assertEqual(self.library("get", "lib/k").stdout.strip(), "(absent)")
 
+    def test_library_scan_cas_and_txn_are_verified(self):
+        for k, v in (("a", "1"), ("b", "2"), ("c", "3")):
+            self.library("put", "scan/" + k, v, "1")
+        self.library("put", "scanx", "outside", "1")
+        # Pages of two through the liar first: every page is the verified one.
+        lines = self.library("scan", "scan/", str(LIAR), "2").stdout.splitlines()
+        self.assertEqual([l.split()[:2] for l in lines], [["scan/a", "1"], ["scan/b", "2"], ["scan/c", "3"]])
+        self.assertTrue(all(int(l.split()[2]) > 0 for l in lines))
+        self.library("scan", "scan/", str(LIAR), code=1)
+        # Compare-and-swap: absence expected, then the wrong value, then the right one.
+        self.assertEqual(self.library("cas", "cas/k", "-", "v1", str(LIAR), "0").stdout.strip(), "succeeded")
+        self.assertEqual(self.library("cas", "cas/k", "wrong", "v2", "2").stdout.strip(), "failed v1")
+        self.assertEqual(self.library("cas", "cas/k", "v1", "v2", str(LIAR), "4").stdout.strip(), "succeeded")
+        self.assertEqual(self.library("get", "cas/k", "1").stdout.strip(), "v2")
+        # A transaction: the compare fails (the branch that ran reports the current value), then holds.
+        self.assertEqual(self.library("txn", "cas/k", "v1", "txn/out", "x", str(LIAR), "1").stdout.strip(),
+                         "failed v2")
+        self.assertEqual(self.library("get", "txn/out", "2").stdout.strip(), "(absent)")
+        self.assertEqual(self.library("txn", "cas/k", "v2", "txn/out", "x", "0").stdout.strip(), "succeeded")
+        self.assertEqual(self.library("get", "txn/out", "2").stdout.strip(), "x")
+
     def test_plain_route_trusts_its_gateway(self):
         self.c.put_with_retry(1, "plain/k", "truth")
         # Without --verify kvctl, like the plain HTTP route, believes the gateway it talks to.
