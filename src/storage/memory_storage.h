@@ -1,5 +1,6 @@
 // Storage in a std::map: for tests, the simulator and --in-memory runs.
-// Nothing is durable; sync() does nothing. Not thread-safe.
+// Nothing is durable; sync() does nothing (so it may run on any thread).
+// Otherwise not thread-safe.
 #pragma once
 
 #include <map>

@@ -85,7 +85,10 @@ class Storage : public ReadView {
   // before it. With `sync`, the batch (and all before it) is on stable
   // storage when write() returns. Throws StorageError.
   virtual void write(const WriteBatch& batch, bool sync) = 0;
-  // Makes every write so far durable. Throws StorageError.
+  // Makes every write that returned before the call durable. Throws
+  // StorageError. RocksStorage and MemoryStorage allow it on another
+  // thread while writes go on (group commit, storage/sync_thread.h);
+  // FaultyStorage is for one thread only.
   virtual void sync() = 0;
   // A read view of the current contents that later writes do not change.
   virtual std::shared_ptr<const ReadView> snapshot() const = 0;
