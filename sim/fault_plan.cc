@@ -197,6 +197,8 @@ FaultPlan make_fault_plan(uint64_t seed, const PlanOptions& options) {
   }
   std::sort(p.byzantine.begin(), p.byzantine.end(),
             [](const ByzantinePlan& a, const ByzantinePlan& b) { return a.replica < b.replica; });
+  // Drawn last, so the rest of each seed's plan is what it was before.
+  p.config.defer_proposals = rng.chance(0.75);
   return p;
 }
 
@@ -207,7 +209,8 @@ std::string FaultPlan::describe() const {
     << ": n=" << n << " f=" << core::faults_tolerated(n) << " q=" << config.quorum().q
     << " K=" << config.checkpoint_interval << " L=" << config.window_size
     << " pipeline=" << config.pipeline_depth_max << " batch=" << config.batch_requests_max
-    << " vc_timeout=" << config.view_change_timeout_ticks << "t\n";
+    << " vc_timeout=" << config.view_change_timeout_ticks << "t"
+    << (config.defer_proposals ? " deferred-proposals" : "") << "\n";
   s << "  clients=" << client_count << " keys=" << key_count << " think<=" << think_max / us_per_ms
     << "ms retry=" << client_retry / us_per_ms << "ms heal at " << heal_at / us_per_ms
     << "ms, liveness bound " << liveness_bound / us_per_ms << "ms after\n";

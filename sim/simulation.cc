@@ -101,9 +101,15 @@ struct PartitionEv {
 };
 struct HealEv {};
 struct DeadlineEv {};
+// The host's answer to Output::propose (Config::defer_proposals), for the
+// process `life` of that replica.
+struct ProposeEv {
+  ReplicaId replica;
+  uint64_t life;
+};
 
 using Event = std::variant<TickEv, MessageEv, RequestEv, ReplyEv, ClientNextEv, ClientTimerEv,
-                           CrashEv, RestartEv, PartitionEv, HealEv, DeadlineEv>;
+                           CrashEv, RestartEv, PartitionEv, HealEv, DeadlineEv, ProposeEv>;
 
 constexpr ClientId first_client_id = 1000;
 constexpr uint64_t event_budget = 20'000'000;
@@ -203,6 +209,8 @@ struct Host {
     kv = std::make_unique<kv::KvStore>(*storage);
     replica = std::make_unique<core::Replica>(config, id, crypto, *kv,
                                               durable.value_or(core::DurableState{}));
+    ++life;
+    propose_queued = false;
     kv::FetchOptions o;
     o.self = id;
     o.replica_count = config.replica_count;
@@ -228,6 +236,8 @@ struct Host {
   std::unique_ptr<core::Replica> replica;  // null while crashed
   std::unique_ptr<kv::StateFetcher> fetcher;
   std::unique_ptr<Byzantine> byz;
+  uint64_t life = 0;            // processes started on this machine
+  bool propose_queued = false;  // a ProposeEv for this life is on its way
 };
 
 struct ClientSlot {
@@ -260,6 +270,7 @@ class Simulation {
   void on(const PartitionEv& e);
   void on(const HealEv& e);
   void on(const DeadlineEv& e);
+  void on(const ProposeEv& e);
 
   template <typename F>
   void step(Host& h, F&& f);
@@ -494,6 +505,12 @@ void Simulation::after_step(Host& h) {
       h.fetcher->start(out.fetch_state->seq, out.fetch_state->digest);
     }
     drive_fetcher(h);
+    if (out.propose && !h.propose_queued) {
+      // Like the node's event loop: the batch closes a little later, with
+      // whatever arrived meanwhile.
+      h.propose_queued = true;
+      queue_.push(now_ + rng_.range(0, 2 * us_per_ms), ProposeEv{h.id, h.life});
+    }
     if (out.resume) h.replica->resume();
     if (!h.byz) stats_.max_view = std::max(stats_.max_view, h.replica->view());
     if (tracing() && !quiet) trace("    = " + h.replica->describe());
@@ -770,6 +787,14 @@ void Simulation::on(const PartitionEv& e) {
   for (ReplicaId r = 0; r < hosts_.size(); ++r)
     if ((p.side >> r) & 1u) side += (side.empty() ? "r" : ",r") + std::to_string(r);
   trace(std::string(e.start ? "PARTITION starts: {" : "PARTITION ends: {") + side + "} vs the rest");
+}
+
+void Simulation::on(const ProposeEv& e) {
+  hash(e.replica);
+  Host& h = *hosts_[e.replica];
+  if (!h.replica || h.life != e.life) return;  // for a process that crashed
+  h.propose_queued = false;
+  step(h, [&] { h.replica->propose(); });
 }
 
 void Simulation::on(const HealEv&) {

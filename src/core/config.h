@@ -22,6 +22,12 @@ struct Config {
   uint32_t state_fetch_retry_ticks = 50;   // re-ask for state after this long
   uint32_t pending_clients_max = 100000;   // clients with a request waiting
   uint32_t retransmit_slots_max = 64;      // slots covered by one STATUS answer
+  // Who decides when the primary closes a batch. false: as soon as a
+  // request arrives and the pipeline has room. true: the primary asks
+  // through Output::propose and batches when the host calls
+  // Replica::propose() (the node: once per turn of its event loop, so a
+  // batch holds every request that arrived in that turn).
+  bool defer_proposals = false;
 
   // Testing only: replaces the quorum size (0 = the safe default). The
   // simulator's negative controls use it to prove the checkers catch an

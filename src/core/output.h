@@ -13,6 +13,12 @@
 //   5. If `resume` is set, the replica stopped executing at a checkpoint:
 //      once the state is persisted (rule 2) the host calls
 //      Replica::resume(), which may produce more output.
+//   6. If `propose` is set (Config::defer_proposals only), the primary has
+//      requests waiting for a batch: the host calls Replica::propose()
+//      soon, after the events already waiting to be handled.
+//   6. If `propose` is set (Config::defer_proposals only), the primary has
+//      requests waiting for a batch: the host calls Replica::propose()
+//      soon, after the events already waiting to be handled.
 #pragma once
 
 #include <optional>
@@ -58,10 +64,11 @@ struct Output {
   std::vector<ClientReply> replies;
   std::optional<FetchState> fetch_state;
   bool resume = false;
+  bool propose = false;
 
   bool empty() const {
     return executed.empty() && !persist && sends.empty() && replies.empty() && !fetch_state &&
-           !resume;
+           !resume && !propose;
   }
 };
 

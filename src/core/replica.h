@@ -101,6 +101,10 @@ class Replica {
   // for again later.
   void state_transferred(Seq seq, ByteView snapshot);
 
+  // Config::defer_proposals: the host's answer to Output::propose. Closes
+  // as many batches as the pipeline has room for.
+  void propose();
+
   Output take_output();
   // The host persisted what the last output asked for (Output::resume):
   // execution may go on past the checkpoint it stopped at.
@@ -230,6 +234,7 @@ class Replica {
   std::optional<uint64_t> view_change_deadline_;  // next view when NEW-VIEW is late
   uint32_t backoff_ = 0;                       // failed view changes in a row
   bool proposing_ = false;
+  bool propose_asked_ = false;  // Output::propose given, propose() not yet called
   bool awaiting_persist_ = false;  // stopped at a checkpoint until the host persists
   uint64_t next_status_ = 0;
   std::optional<FetchState> fetching_;

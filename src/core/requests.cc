@@ -81,9 +81,25 @@ void Replica::propose_batches() {
   // Proposing can commit and execute at once (n = 1), which proposes again:
   // let the outer loop carry on instead of recursing.
   if (!is_primary() || proposing_) return;
+  if (config_.defer_proposals) {
+    if (!queue_.empty() && !propose_asked_) {
+      propose_asked_ = true;
+      out_.propose = true;
+    }
+    return;
+  }
   proposing_ = true;
   propose_from_queue();
   proposing_ = false;
+}
+
+void Replica::propose() {
+  propose_asked_ = false;
+  if (!is_primary() || proposing_) return;
+  proposing_ = true;
+  propose_from_queue();
+  proposing_ = false;
+  // What is left waits for room in the pipeline: execution asks again.
 }
 
 void Replica::propose_from_queue() {

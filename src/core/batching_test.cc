@@ -1,0 +1,169 @@
+// The primary's batching when the host decides when batches close
+// (Config::defer_proposals), and the one signature check per request.
+#include <gtest/gtest.h>
+
+#include "core/replica.h"
+#include "crypto/fake_crypto.h"
+#include "kv/map_store.h"
+#include "kv/operation.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+namespace {
+
+constexpr uint64_t secret = 11;
+
+// FakeCrypto that counts the client signatures it checks.
+class CountingCrypto final : public crypto::Crypto {
+ public:
+  explicit CountingCrypto(ReplicaId self) : inner_(secret, crypto::Principal::replica(self)) {}
+  Digest digest(ByteView data) const override { return inner_.digest(data); }
+  Signature sign(ByteView data) const override { return inner_.sign(data); }
+  bool verify_replica(ReplicaId s, ByteView d, const Signature& sig) const override {
+    return inner_.verify_replica(s, d, sig);
+  }
+  bool verify_client(ClientId s, ByteView d, const Signature& sig) const override {
+    ++client_checks;
+    return inner_.verify_client(s, d, sig);
+  }
+  Mac mac(ReplicaId p, ByteView d) const override { return inner_.mac(p, d); }
+  bool verify_mac(ReplicaId p, ByteView d, const Mac& m) const override { return inner_.verify_mac(p, d, m); }
+  mutable int client_checks = 0;
+
+ private:
+  crypto::FakeCrypto inner_;
+};
+
+wire::Request request(ClientId c, uint64_t timestamp, const std::string& value) {
+  wire::Request r{c, timestamp, kv::encode_operation({kv::OpKind::put, "k", value}), {}};
+  r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(c)).sign(wire::signing_bytes(r));
+  return r;
+}
+
+std::vector<wire::PrePrepare> pre_prepares(const Output& out) {
+  std::vector<wire::PrePrepare> found;
+  for (const Send& s : out.sends)
+    if (auto* pp = std::get_if<wire::PrePrepare>(&s.message)) found.push_back(*pp);
+  return found;
+}
+
+size_t prepares(const Output& out) {
+  size_t n = 0;
+  for (const Send& s : out.sends) n += std::holds_alternative<wire::Prepare>(s.message);
+  return n;
+}
+
+Config deferred() {
+  Config c;
+  c.replica_count = 4;
+  c.defer_proposals = true;
+  return c;
+}
+
+TEST(DeferredProposals, RequestsWaitForProposeAndShareOneBatch) {
+  CountingCrypto crypto(0);
+  kv::MapStore kv;
+  Replica primary(deferred(), 0, crypto, kv);
+  (void)primary.take_output();
+
+  primary.receive_request(request(1, 1, "a"));
+  Output first = primary.take_output();
+  EXPECT_TRUE(first.propose) << "the host is asked to propose";
+  EXPECT_TRUE(pre_prepares(first).empty()) << "no batch before propose()";
+  primary.receive_request(request(2, 1, "b"));
+  primary.receive_request(request(3, 1, "c"));
+  Output more = primary.take_output();
+  EXPECT_FALSE(more.propose) << "asked once until the host answers";
+  EXPECT_TRUE(pre_prepares(more).empty());
+
+  primary.propose();
+  Output out = primary.take_output();
+  std::vector<wire::PrePrepare> pps = pre_prepares(out);
+  ASSERT_EQ(pps.size(), 1u);
+  EXPECT_EQ(pps[0].seq, 1u);
+  EXPECT_EQ(pps[0].batch.size(), 3u);
+  EXPECT_TRUE(out.persist);
+  EXPECT_FALSE(out.propose);
+
+  // After the answer, the next request asks again.
+  primary.receive_request(request(4, 1, "d"));
+  EXPECT_TRUE(primary.take_output().propose);
+}
+
+TEST(DeferredProposals, ProposeRespectsThePipelineAndBatchLimits) {
+  Config c = deferred();
+  c.pipeline_depth_max = 1;
+  c.batch_requests_max = 2;
+  CountingCrypto crypto(0);
+  kv::MapStore kv;
+  Replica primary(c, 0, crypto, kv);
+  (void)primary.take_output();
+  for (ClientId client = 1; client <= 5; ++client) primary.receive_request(request(client, 1, "v"));
+  (void)primary.take_output();
+  primary.propose();
+  std::vector<wire::PrePrepare> pps = pre_prepares(primary.take_output());
+  ASSERT_EQ(pps.size(), 1u) << "one batch in flight at most";
+  EXPECT_EQ(pps[0].batch.size(), 2u);
+  primary.propose();  // the pipeline is still full
+  EXPECT_TRUE(pre_prepares(primary.take_output()).empty());
+}
+
+TEST(DeferredProposals, ABackupNeverAsks) {
+  CountingCrypto crypto(1);
+  kv::MapStore kv;
+  Replica backup(deferred(), 1, crypto, kv);
+  (void)backup.take_output();
+  backup.receive_request(request(1, 1, "a"));
+  Output out = backup.take_output();
+  EXPECT_FALSE(out.propose);
+  ASSERT_EQ(out.sends.size(), 1u);  // passed on to the primary
+  EXPECT_EQ(out.sends[0].to, std::optional<ReplicaId>(0));
+}
+
+// A pre-prepare as primary 0 would sign it.
+wire::PrePrepare proposal(const Replica& backup, std::vector<wire::Request> batch) {
+  wire::PrePrepare pp;
+  pp.view = 0;
+  pp.seq = 1;
+  pp.digest = backup.batch_digest(batch);
+  pp.batch = std::move(batch);
+  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
+  return pp;
+}
+
+TEST(RequestChecks, ARequestCheckedOnArrivalIsNotCheckedAgainInAPrePrepare) {
+  CountingCrypto crypto(1);
+  kv::MapStore kv;
+  Replica backup(Config{}, 1, crypto, kv);
+  (void)backup.take_output();
+  const wire::Request known = request(1, 1, "a");
+  backup.receive_request(known);
+  (void)backup.take_output();
+  ASSERT_EQ(crypto.client_checks, 1);
+
+  const wire::Request unknown = request(2, 1, "b");
+  backup.receive(0, proposal(backup, {known, unknown}));
+  EXPECT_EQ(crypto.client_checks, 2) << "only the request it had not seen is checked";
+  EXPECT_EQ(prepares(backup.take_output()), 1u);
+}
+
+TEST(RequestChecks, ARequestThatDiffersFromTheKnownOneIsChecked) {
+  CountingCrypto crypto(1);
+  kv::MapStore kv;
+  Replica backup(Config{}, 1, crypto, kv);
+  (void)backup.take_output();
+  const wire::Request known = request(1, 1, "a");
+  backup.receive_request(known);
+  (void)backup.take_output();
+
+  // Same client and timestamp, another operation, the known one's signature.
+  wire::Request forged = request(1, 1, "forged");
+  forged.sig = known.sig;
+  backup.receive(0, proposal(backup, {forged}));
+  EXPECT_EQ(crypto.client_checks, 2);
+  EXPECT_EQ(prepares(backup.take_output()), 0u) << "a forged request in a batch is refused";
+  EXPECT_EQ(backup.rejected().malformed, 1u);
+}
+
+}  // namespace
+}  // namespace pbft::core
