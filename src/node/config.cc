@@ -470,9 +470,9 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "# rocksdb (in data_dir) or memory (nothing survives a restart).");
   append_line(s, "engine = \"" + to_string(defaults.storage_engine) + "\"");
   append_line(s, "# When writes reach the disk: always (fsync before any message that depends on");
-  append_line(s, "# them leaves), batch (one fsync shared by the writes of a round of events, still");
-  append_line(s, "# before their messages leave) or off (no fsync: a power loss can lose recent");
-  append_line(s, "# writes; a killed process loses nothing).");
+  append_line(s, "# them leaves; concurrent writes share one fsync), batch (the same as always)");
+  append_line(s, "# or off (no fsync: a power loss can lose recent writes; a killed process");
+  append_line(s, "# loses nothing).");
   append_line(s, "sync = \"" + to_string(defaults.sync) + "\"");
   append_line(s);
   append_line(s, "# The members, ids 0..n-1 in order; the same list in every replica's file.");

@@ -83,9 +83,11 @@ enum class StorageEngine { rocksdb, memory };
 // is handed to the storage engine before any message that depends on it
 // leaves, so a killed process loses nothing; the modes differ on a machine
 // crash or power loss.
-//   always: every write is fsynced before the messages it covers leave.
-//   batch:  group commit: writes made while handling one round of ready
-//           events share one fsync, still before any of their messages leave.
+//   always: a write is fsynced before any message that depends on it
+//           leaves. Writes share fsyncs (group commit, node_persist.cc):
+//           one fsync covers every write made while the previous one ran.
+//   batch:  the same as always (the name of the group-commit mode before
+//           always became one; kept so that existing files still load).
 //   off:    no fsync; the OS writes back when it likes. A power loss can
 //           lose recent writes (and with them promises made to peers).
 enum class SyncMode { always, batch, off };

@@ -60,8 +60,20 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
   } else {
     log->warn("storage engine 'memory': nothing this replica writes survives a restart");
   }
-  replica_ = std::make_unique<core::Replica>(config_.protocol, config_.self, crypto_, *kv_,
+  core::Config protocol = config_.protocol;
+  protocol.defer_proposals = true;  // batches close once per turn of the loop (propose_later)
+  replica_ = std::make_unique<core::Replica>(protocol, config_.self, crypto_, *kv_,
                                              durable.value_or(core::DurableState{}));
+  if (config_.sync != SyncMode::off) {
+    sync_thread_ = std::make_unique<storage::SyncThread>(
+        *storage_,
+        [this](uint64_t generation, double seconds) {
+          boost::asio::post(io_, [this, generation, seconds] { on_synced(generation, seconds); });
+        },
+        // On the sync thread, at once: no message that waits for this sync
+        // may leave.
+        [this](const std::string& what) { storage_failed(storage::StorageError(what)); });
+  }
   kv::FetchOptions fetch;
   fetch.self = config_.self;
   fetch.replica_count = config_.protocol.replica_count;
@@ -117,6 +129,8 @@ void Node::on_tick() {
   replica_->tick();
   run_output();
   try {
+    // The fetcher writes to storage itself: the core's writes go first.
+    if (fetcher_->active()) write_state();
     fetcher_->tick();
   } catch (const storage::StorageError& e) {
     storage_failed(e);
@@ -156,6 +170,7 @@ void Node::on_peer_message(ReplicaId from, wire::Message message) {
   if (auto* state = std::get_if<wire::StateReply>(&message)) {
     if (state->replica != from) return;
     try {
+      write_state();
       fetcher_->on_reply(from, *state);
     } catch (const storage::StorageError& e) {
       storage_failed(e);
@@ -189,54 +204,15 @@ void Node::run_output_steps() {
     if (out.empty()) break;
     note_executed(out.executed);
     if (out.persist || out.resume) persist_state();
+    // Execution goes on past a checkpoint only once the checkpoint's state
+    // is written (its read view is taken then): write it now.
+    if (out.resume) write_state();
     for (core::Send& s : out.sends) deliver(std::move(s));
     for (core::ClientReply& r : out.replies) deliver(std::move(r));
     if (out.fetch_state) on_fetch_state(*out.fetch_state);
+    if (out.propose) propose_later();
     if (out.resume) replica_->resume();
   }
-}
-
-// One atomic write: the state machine's changes and the protocol state that
-// says how far it got. With sync = batch the fsync comes later, before the
-// held messages leave (flush_after_sync).
-void Node::persist_state() {
-  storage::WriteBatch batch;
-  kv_->take_writes(batch);
-  replica_store_->stage(replica_->durable(), batch);
-  const auto started = std::chrono::steady_clock::now();
-  storage_->write(batch, config_.sync == SyncMode::always);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.storage_write_s.observe(seconds);
-  if (config_.sync == SyncMode::always) metrics_.storage_sync_s.observe(seconds);
-  kv_->written();
-  if (config_.sync == SyncMode::batch && !flush_posted_) {
-    flush_posted_ = true;
-    boost::asio::post(io_, [this] { flush_after_sync(); });
-  }
-}
-
-void Node::deliver(core::Send s) {
-  if (flush_posted_) {
-    held_sends_.push_back(std::move(s));
-    return;
-  }
-  if (config_.misbehave == Misbehaviour::silent) return;
-  if (config_.misbehave == Misbehaviour::corrupt_signatures) corrupt_signatures(s.message);
-  if (s.to) network_->send(*s.to, s.message);
-  else network_->broadcast(s.message);
-}
-
-void Node::deliver(core::ClientReply r) {
-  if (flush_posted_) {
-    held_replies_.push_back(std::move(r));
-    return;
-  }
-  if (config_.misbehave == Misbehaviour::silent) return;
-  if (config_.misbehave == Misbehaviour::wrong_results) forge_reply(r.reply);
-  std::optional<ReplicaId> owner = gateway_of(r.client);
-  if (!owner) return;  // clients outside the cluster arrive with the client library
-  if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);
-  else if (*owner < config_.protocol.replica_count) network_->send(*owner, r.reply);
 }
 
 // A forged result, signed as a correct one would be (the signature covers
@@ -248,27 +224,6 @@ void Node::forge_reply(wire::Reply& reply) const {
   if (entry == nullptr || entry->timestamp != reply.timestamp) return;
   reply.sig = crypto_.sign(wire::reply_signing_bytes(reply.client, reply.timestamp, reply.seq, config_.self,
                                                      entry->operation, crypto_.digest(reply.result)));
-}
-
-// Group commit: every write made since the flush was posted shares this
-// fsync; then the messages that depend on them leave.
-void Node::flush_after_sync() {
-  if (stopped_) return;
-  try {
-    const auto started = std::chrono::steady_clock::now();
-    storage_->sync();
-    metrics_.storage_sync_s.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  } catch (const storage::StorageError& e) {
-    storage_failed(e);
-  }
-  flush_posted_ = false;
-  std::vector<core::Send> sends = std::move(held_sends_);
-  std::vector<core::ClientReply> replies = std::move(held_replies_);
-  held_sends_.clear();
-  held_replies_.clear();
-  for (core::Send& s : sends) deliver(std::move(s));
-  for (core::ClientReply& r : replies) deliver(std::move(r));
 }
 
 void Node::storage_failed(const std::exception& e) {
@@ -287,6 +242,7 @@ void Node::on_fetch_state(const core::FetchState& fetch) {
     fetch_logged_seq_ = fetch.seq;
     fetch_started_ = fetch_logged_at_ = std::chrono::steady_clock::now();
   }
+  write_state();
   fetcher_->start(fetch.seq, fetch.digest);
   drive_fetcher();
 }

@@ -13,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <deque>
+#include <variant>
 #include <string>
 
 #include "core/replica.h"
@@ -27,6 +29,7 @@
 #include "node/node_metrics.h"
 #include "storage/replica_store.h"
 #include "storage/storage.h"
+#include "storage/sync_thread.h"
 #include "transport/peer_network.h"
 
 namespace pbft::node {
@@ -74,10 +77,18 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void send_request(ReplicaId to, const wire::Request& request);
   void run_output();
   void run_output_steps();
+  // Group commit (node_persist.cc): persist_state() asks for a state
+  // write, made once per turn of the event loop by write_state(); what the
+  // core sends after it waits in held_ until the sync that covers it.
   void persist_state();
+  void write_state();
+  void on_synced(uint64_t generation, double seconds);
   void deliver(core::Send send);
   void deliver(core::ClientReply reply);
-  void flush_after_sync();
+  void send_now(core::Send send);
+  void send_now(core::ClientReply reply);
+  void release_held();
+  void propose_later();
   [[noreturn]] void storage_failed(const std::exception& e);
   void on_fetch_state(const core::FetchState& fetch);
   void drive_fetcher();
@@ -107,10 +118,20 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   bool stopped_ = false;
   bool in_output_ = false;
 
-  // sync = batch: messages wait here for the one fsync that covers them.
-  std::vector<core::Send> held_sends_;
-  std::vector<core::ClientReply> held_replies_;
-  bool flush_posted_ = false;
+  // Group commit. State writes are numbered; write `written_` is durable
+  // once synced_ reaches it. A message leaves only when every write made
+  // before it was produced is durable (a pending write counts as made).
+  std::unique_ptr<storage::SyncThread> sync_thread_;
+  uint64_t written_ = 0;
+  uint64_t synced_ = 0;
+  bool write_due_ = false;     // durable state changed since the last write
+  bool write_posted_ = false;  // write_state() is queued on the event loop
+  bool propose_posted_ = false;
+  struct Held {
+    uint64_t needs;  // the write that must be durable first
+    std::variant<core::Send, core::ClientReply> message;
+  };
+  std::deque<Held> held_;
 
   // State transfer progress, for the log.
   std::optional<Seq> fetch_logged_seq_;

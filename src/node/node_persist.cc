@@ -1,0 +1,116 @@
+// Group commit: how the node makes the core's state durable before the
+// messages that promise it leave (output.h, rule 2), without an fsync per
+// message.
+//
+//   - persist_state() marks the state dirty; write_state(), queued on the
+//     event loop, writes everything that changed since the last write in
+//     one atomic batch, without fsync. So the events handled in one turn
+//     of the loop share a write.
+//   - The sync thread fsyncs; one sync covers every write made while the
+//     previous one ran, so the writes of many turns share an fsync.
+//   - A message the core produced after write g was due waits in held_
+//     until write g is durable, then leaves, in the order produced.
+//
+// A crash loses held messages together with the unsynced writes they
+// depend on: to everybody else, this replica never got that far.
+#include <boost/asio/post.hpp>
+
+#include "common/client_id.h"
+#include "node/node.h"
+
+namespace pbft::node {
+
+void Node::persist_state() {
+  write_due_ = true;
+  if (write_posted_) return;
+  write_posted_ = true;
+  boost::asio::post(io_, [this] {
+    write_posted_ = false;
+    if (stopped_) return;
+    try {
+      write_state();
+    } catch (const storage::StorageError& e) {
+      storage_failed(e);
+    }
+  });
+}
+
+// One atomic write: the state machine's changes and the protocol state that
+// says how far it got.
+void Node::write_state() {
+  if (!write_due_) return;
+  write_due_ = false;
+  storage::WriteBatch batch;
+  kv_->take_writes(batch);
+  replica_store_->stage(replica_->durable(), batch);
+  const auto started = std::chrono::steady_clock::now();
+  storage_->write(batch, false);
+  metrics_.storage_write_s.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  kv_->written();
+  ++written_;
+  if (sync_thread_) {
+    sync_thread_->request(written_);
+  } else {
+    synced_ = written_;  // sync = off: written is as far as it goes
+    release_held();
+  }
+}
+
+void Node::on_synced(uint64_t generation, double seconds) {
+  metrics_.storage_sync_s.observe(seconds);
+  if (generation <= synced_) return;
+  synced_ = generation;
+  if (!stopped_) release_held();
+}
+
+void Node::deliver(core::Send s) {
+  const uint64_t needs = written_ + (write_due_ ? 1 : 0);
+  if (held_.empty() && needs <= synced_) send_now(std::move(s));
+  else held_.push_back(Held{needs, std::move(s)});
+}
+
+void Node::deliver(core::ClientReply r) {
+  const uint64_t needs = written_ + (write_due_ ? 1 : 0);
+  if (held_.empty() && needs <= synced_) send_now(std::move(r));
+  else held_.push_back(Held{needs, std::move(r)});
+}
+
+void Node::release_held() {
+  while (!held_.empty() && held_.front().needs <= synced_) {
+    Held h = std::move(held_.front());
+    held_.pop_front();
+    std::visit([this](auto& m) { send_now(std::move(m)); }, h.message);
+  }
+}
+
+void Node::send_now(core::Send s) {
+  if (config_.misbehave == Misbehaviour::silent) return;
+  if (config_.misbehave == Misbehaviour::corrupt_signatures) corrupt_signatures(s.message);
+  if (s.to) network_->send(*s.to, s.message);
+  else network_->broadcast(s.message);
+}
+
+void Node::send_now(core::ClientReply r) {
+  if (config_.misbehave == Misbehaviour::silent) return;
+  if (config_.misbehave == Misbehaviour::wrong_results) forge_reply(r.reply);
+  std::optional<ReplicaId> owner = gateway_of(r.client);
+  if (!owner) return;  // clients outside the cluster arrive with the client library
+  if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);
+  else if (*owner < config_.protocol.replica_count) network_->send(*owner, r.reply);
+}
+
+// The primary closes its batches after the events already queued: every
+// request that arrived in this turn of the loop goes into them.
+void Node::propose_later() {
+  if (propose_posted_) return;
+  propose_posted_ = true;
+  boost::asio::post(io_, [this] {
+    propose_posted_ = false;
+    if (stopped_) return;
+    replica_->propose();
+    run_output();
+  });
+}
+
+}  // namespace pbft::node
