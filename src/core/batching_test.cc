@@ -2,6 +2,7 @@
 // (Config::defer_proposals), and the one signature check per request.
 #include <gtest/gtest.h>
 
+#include "common/client_id.h"
 #include "core/replica.h"
 #include "crypto/fake_crypto.h"
 #include "kv/map_store.h"
@@ -38,6 +39,11 @@ wire::Request request(ClientId c, uint64_t timestamp, const std::string& value) 
   wire::Request r{c, timestamp, kv::encode_operation({kv::OpKind::put, "k", value}), {}};
   r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(c)).sign(wire::signing_bytes(r));
   return r;
+}
+
+// A request of replica `gateway`'s HTTP gateway, with a good signature.
+wire::Request gateway_request(ReplicaId gateway, uint32_t slot, const std::string& value) {
+  return request(gateway_client_id(gateway, slot), 1, value);
 }
 
 std::vector<wire::PrePrepare> pre_prepares(const Output& out) {
@@ -163,6 +169,62 @@ TEST(RequestChecks, ARequestThatDiffersFromTheKnownOneIsChecked) {
   EXPECT_EQ(crypto.client_checks, 2);
   EXPECT_EQ(prepares(backup.take_output()), 0u) << "a forged request in a batch is refused";
   EXPECT_EQ(backup.rejected().malformed, 1u);
+}
+
+TEST(RequestChecks, AGatewaysRequestOverItsOwnLinkIsNotCheckedByABackup) {
+  CountingCrypto crypto(1);
+  kv::MapStore kv;
+  Replica backup(Config{}, 1, crypto, kv);
+  (void)backup.take_output();
+  const wire::Request r = gateway_request(2, 5, "a");
+  backup.receive(2, r);
+  EXPECT_EQ(crypto.client_checks, 0);
+  EXPECT_TRUE(backup.take_output().sends.empty()) << "the gateway sent it to the primary itself";
+  backup.receive(0, proposal(backup, {r}));
+  EXPECT_EQ(crypto.client_checks, 0);
+  EXPECT_EQ(prepares(backup.take_output()), 1u);
+}
+
+TEST(RequestChecks, AGatewaysRequestFromAnotherReplicaIsChecked) {
+  CountingCrypto crypto(1);
+  kv::MapStore kv;
+  Replica backup(Config{}, 1, crypto, kv);
+  (void)backup.take_output();
+  // Replica 3 passes on (or forges) a request of replica 2's gateway.
+  wire::Request forged = gateway_request(2, 5, "a");
+  forged.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(3)).sign(wire::signing_bytes(forged));
+  backup.receive(3, forged);
+  EXPECT_EQ(crypto.client_checks, 1);
+  EXPECT_EQ(backup.rejected().bad_signature, 1u);
+  backup.receive(3, gateway_request(2, 5, "a"));
+  EXPECT_EQ(crypto.client_checks, 2);
+  EXPECT_EQ(backup.rejected().bad_signature, 1u) << "a genuine one passes its check";
+}
+
+TEST(RequestChecks, ThePrimaryChecksEvenALinkVouchedRequest) {
+  CountingCrypto crypto(0);
+  kv::MapStore kv;
+  Replica primary(Config{}, 0, crypto, kv);
+  (void)primary.take_output();
+  wire::Request bad = gateway_request(2, 5, "a");
+  bad.sig[0] ^= 1;
+  primary.receive(2, bad);
+  EXPECT_EQ(crypto.client_checks, 1);
+  EXPECT_EQ(primary.rejected().bad_signature, 1u);
+  EXPECT_TRUE(pre_prepares(primary.take_output()).empty())
+      << "a bad signature never reaches a batch, where backups without the request would refuse it";
+}
+
+TEST(RequestChecks, OwnGatewayRequestsAreNeitherCheckedNorRelayed) {
+  CountingCrypto crypto(1);
+  kv::MapStore kv;
+  Replica backup(Config{}, 1, crypto, kv);
+  (void)backup.take_output();
+  backup.receive_own_request(gateway_request(1, 0, "a"));
+  EXPECT_EQ(crypto.client_checks, 0);
+  EXPECT_TRUE(backup.take_output().sends.empty());
+  // Another replica's gateway client is not this one's own.
+  EXPECT_DEATH(backup.receive_own_request(gateway_request(2, 0, "a")), "only this replica's gateway");
 }
 
 }  // namespace

@@ -34,8 +34,9 @@ bool Replica::valid_pre_prepare(const wire::PrePrepare& m, bool check_batch) {
   }
   std::set<ClientId> clients;
   for (const wire::Request& r : m.batch) {
-    // A request this replica already holds, signature and all, was checked
-    // when it came (every entry of pending_ was): one check is enough.
+    // A request this replica already holds, signature and all, was
+    // authenticated when it came (every entry of pending_ was, by its
+    // signature or its gateway's link): once is enough.
     auto known = pending_.find(r.client);
     const bool checked = known != pending_.end() && known->second == r;
     if (!clients.insert(r.client).second ||

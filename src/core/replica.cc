@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "common/assert.h"
+#include "common/client_id.h"
 #include "wire/codec.h"
 
 namespace pbft::core {
@@ -56,7 +57,12 @@ template wire::Checkpoint Replica::signed_copy(wire::Checkpoint) const;
 template wire::ViewChange Replica::signed_copy(wire::ViewChange) const;
 template wire::NewView Replica::signed_copy(wire::NewView) const;
 
-void Replica::receive_request(const wire::Request& request) { handle_request(request, true); }
+void Replica::receive_request(const wire::Request& request) { handle_request(request, Source::client); }
+
+void Replica::receive_own_request(const wire::Request& request) {
+  PBFT_ASSERT(gateway_of(request.client) == id_, "only this replica's gateway clients are its own");
+  handle_request(request, Source::own_gateway);
+}
 
 void Replica::receive(ReplicaId from, const wire::Message& message) {
   if (from >= config_.replica_count || from == id_) {
@@ -67,7 +73,7 @@ void Replica::receive(ReplicaId from, const wire::Message& message) {
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, wire::Request>) {
-          handle_request(m, false);
+          handle_request(m, gateway_of(m.client) == from ? Source::gateway_link : Source::relayed);
         } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
           on_pre_prepare(m);
         } else if constexpr (std::is_same_v<T, wire::Prepare>) {

@@ -8,8 +8,15 @@
 
 namespace pbft::core {
 
-void Replica::handle_request(const wire::Request& request, bool from_client) {
-  if (!crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
+void Replica::handle_request(const wire::Request& request, Source source) {
+  const bool from_client = source != Source::relayed;
+  // The primary checks the signature even of a request its gateway's link
+  // vouches for: the backups that get the request only inside the
+  // pre-prepare check it there, and a faulty gateway replica that sent a
+  // bad signature must not split them (a stalled slot, then a view change).
+  const bool trusted =
+      source == Source::own_gateway || (source == Source::gateway_link && !is_primary());
+  if (!trusted && !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
     ++rejected_.bad_signature;
     return;
   }
@@ -33,7 +40,7 @@ void Replica::handle_request(const wire::Request& request, bool from_client) {
       it != pending_.end() && it->second.timestamp >= request.timestamp) {
     // Known and waiting. A client that asks again may not have reached the
     // primary: pass it on once more.
-    if (from_client && d_.view_active && !is_primary() && it->second == request)
+    if (source == Source::client && d_.view_active && !is_primary() && it->second == request)
       send(primary_of(d_.view), request);
     return;
   }
@@ -43,7 +50,7 @@ void Replica::handle_request(const wire::Request& request, bool from_client) {
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
     propose_batches();
-  } else if (from_client) {
+  } else if (source == Source::client) {
     send(primary_of(d_.view), request);
   }
   if (!request_deadline_) restart_request_timer();

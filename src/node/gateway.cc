@@ -52,7 +52,13 @@ void Gateway::submit(const kv::Operation& op, bool with_proof, Done done) {
   call.retry = std::make_unique<boost::asio::steady_timer>(io_);
   wire::Request request = call.request;
   arm_retry(slot);
-  send_(options_.self, request);  // may answer at once (n = 1): call is armed first
+  // To every replica at once: each one then has the request from this
+  // replica's authenticated link and need not check its signature when
+  // the primary's pre-prepare brings it (see Replica::Source). Itself
+  // last: it may answer at once (n = 1), and the call is armed first.
+  for (ReplicaId r = 0; r < options_.replica_count; ++r)
+    if (r != options_.self) send_(r, request);
+  send_(options_.self, request);
 }
 
 void Gateway::arm_retry(uint32_t slot) {

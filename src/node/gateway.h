@@ -1,9 +1,10 @@
 // The HTTP gateway's PBFT client. Each HTTP write or ordered read becomes a
 // signed REQUEST from one of this replica's gateway clients (one client id
-// per concurrent request, see common/client_id.h). It goes to the local
-// replica, which passes it to the primary; if no answer comes within the
-// retry interval it goes to every replica (so a dead primary is noticed and
-// replaced). The answer is accepted only when f+1 distinct replicas sent
+// per concurrent request, see common/client_id.h). It goes to every
+// replica at once, so that each has it over this replica's authenticated
+// link (and skips its signature check) and the backups watch the primary
+// for it; if no answer comes within the retry interval it goes to every
+// replica again (so a dead primary is noticed and replaced). The answer is accepted only when f+1 distinct replicas sent
 // the same result, and the request fails after the timeout.
 //
 // A request submitted with a proof asked for carries

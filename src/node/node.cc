@@ -144,7 +144,7 @@ void Node::on_tick() {
 
 void Node::send_request(ReplicaId to, const wire::Request& request) {
   if (to == config_.self) {
-    replica_->receive_request(request);
+    replica_->receive_own_request(request);
     run_output();
   } else {
     network_->send(to, request);
