@@ -10,6 +10,17 @@ namespace pbft::core {
 
 void Replica::handle_request(const wire::Request& request, Source source) {
   const bool from_client = source != Source::relayed;
+  if ((request.flags & wire::Request::flag_read_only) != 0) {
+    // Not ordered, so no batch to keep clean: the link's word is enough.
+    if (source == Source::relayed) return;  // answered to the client only
+    const bool vouched = source == Source::own_gateway || source == Source::gateway_link;
+    if (!vouched && !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
+      ++rejected_.bad_signature;
+      return;
+    }
+    answer_read_only(request);
+    return;
+  }
   // The primary checks the signature even of a request its gateway's link
   // vouches for: the backups that get the request only inside the
   // pre-prepare check it there, and a faulty gateway replica that sent a
@@ -54,6 +65,17 @@ void Replica::handle_request(const wire::Request& request, Source source) {
     send(primary_of(d_.view), request);
   }
   if (!request_deadline_) restart_request_timer();
+}
+
+void Replica::answer_read_only(const wire::Request& request) {
+  // A state being replaced by a fetched one, or one that stopped at a
+  // checkpoint not yet persisted, is not answered from.
+  if (fetching_ || awaiting_persist_) return;
+  std::optional<Bytes> result = sm_.read_only(request.operation);
+  if (!result) return;  // not a read: the client falls back to ordering it
+  // Not signed even when asked: a reply certificate is for ordered answers.
+  out_.replies.push_back(ClientReply{
+      request.client, make_reply(request.client, request.timestamp, d_.last_executed, {}, std::move(*result), false)});
 }
 
 wire::Reply Replica::make_reply(ClientId client, uint64_t timestamp, Seq seq, const Digest& operation,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "common/types.h"
 
@@ -18,6 +19,15 @@ class StateMachine {
   // are not errors of the protocol: they produce an error result, the same
   // on every replica.
   virtual Bytes apply(Seq seq, ByteView operation) = 0;
+
+  // The read-only fast path: the answer to `operation` from the current
+  // state, changing nothing, when it is a read; nullopt otherwise. The
+  // answer must not depend on how far the replica has executed other than
+  // through the state itself, so that replicas in the same state agree.
+  virtual std::optional<Bytes> read_only(ByteView operation) const {
+    (void)operation;
+    return std::nullopt;
+  }
 
   // Seals the state after `seq` (the last applied sequence number) as a
   // checkpoint and returns its manifest: canonical bytes that identify the

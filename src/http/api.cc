@@ -135,10 +135,17 @@ KvDone answer_outcome(Reply reply, bool with_revision = false) {
     const auto& result = std::get<KvResult>(outcome);
     ordered_json body;
     body["request_id"] = result.request_id;
-    body["operation_sequence"] = result.operation_sequence;
+    const bool fast = result.read_path == "fast";
+    body["operation_sequence"] = fast ? ordered_json(nullptr) : ordered_json(result.operation_sequence);
     body["key"] = result.key;
     body["value"] = result.value ? ordered_json(*result.value) : ordered_json(nullptr);
     if (with_revision) body["revision"] = result.revision ? ordered_json(*result.revision) : ordered_json(nullptr);
+    if (result.read_path) {
+      Response res = json_response(dump(body), 200, reply.version, reply.keep_alive);
+      res.set("pbft-read-path", *result.read_path);
+      reply.respond(std::move(res));
+      return;
+    }
     reply.json(dump(body));
   };
 }
@@ -234,6 +241,18 @@ void handle_get(const Request& request, std::string_view query, KvBackend& backe
   std::string proof_error;
   const std::optional<bool> proof = wants_proof(request, query, proof_error);
   if (!proof) return reply.error(400, proof_error);
+  std::string consistency = "ordered";
+  const Query q = parse_query(query);
+  if (const std::string* c = q.find("consistency")) consistency = *c;
+  if (consistency != "ordered" && consistency != "fast")
+    return reply.error(400, "query parameter consistency must be ordered or fast");
+  if (consistency == "fast") {
+    if (*proof)
+      return reply.error(400, "a reply certificate needs an ordered read: consistency=fast gives none");
+    if (!request_id.empty())
+      return reply.error(400, "a fast read records nothing, so it takes no request-id header");
+    return backend.get_fast(std::move(key), answer_outcome(reply, true));
+  }
   if (*proof) return run_with_proof(backend, kv::Operation{kv::OpKind::get, key, "", request_id}, reply);
   backend.get(std::move(request_id), std::move(key), answer_outcome(reply, true));
 }

@@ -41,6 +41,9 @@ struct KvResult {
   std::string key;
   std::optional<std::string> value;
   std::optional<uint64_t> revision;  // reads: sent as "revision" (null when absent)
+  // Reads: "ordered" or "fast" (header pbft-read-path). A fast answer has
+  // no operation_sequence (sent as null).
+  std::optional<std::string> read_path;
 };
 
 struct ApiError {
@@ -58,6 +61,7 @@ struct OpReply {
   std::string request_id;
   kv::Result result;
   std::optional<ReplyCertificate> proof;  // when asked for (execute_with_proof)
+  bool fast = false;                      // answered by the read-only fast path
 };
 using OpOutcome = std::variant<OpReply, ApiError>;
 using OpDone = std::function<void(OpOutcome)>;
@@ -71,6 +75,12 @@ class KvBackend {
   virtual void put(std::string request_id, std::string key, std::string value, KvDone done) = 0;
   virtual void get(std::string request_id, std::string key, KvDone done) = 0;
   virtual std::optional<std::string> get_local(const std::string& key) = 0;
+  // A read through the read-only fast path (2f+1 matching answers from the
+  // replicas' current state), ordered when that fails.
+  virtual void get_fast(std::string key, KvDone done) {
+    (void)key;
+    done(ApiError{501, "fast reads are not supported by this backend"});
+  }
   // Any operation, ordered through consensus (op.request_id: the client's,
   // empty when it sent none). Only conflict, bad_operation and too_large
   // results come back as errors; compare_failed is an answer.

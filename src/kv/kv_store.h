@@ -112,6 +112,9 @@ class KvStore final : public core::StateMachine {
   KvStore& operator=(const KvStore&) = delete;
 
   Bytes apply(Seq seq, ByteView operation) override;
+  // Gets and ranges, answered with sequence 0 (a fast read has none); the
+  // request id of the operation is ignored (nothing is remembered).
+  std::optional<Bytes> read_only(ByteView operation) const override;
   // The manifest of the current state (after `seq`); remembers a pending
   // checkpoint that gets a read view at the next written().
   Bytes checkpoint(Seq seq) override;

@@ -35,6 +35,17 @@ bool holds(const Compare& c, const std::optional<DataValue>& current) {
 
 }  // namespace
 
+std::optional<Bytes> KvStore::read_only(ByteView operation) const {
+  const std::optional<Operation> op = decode_operation(operation);
+  if (!op) return std::nullopt;
+  if (op->kind == OpKind::get) {
+    std::optional<DataValue> entry = get_entry(op->key);
+    return encode_result(record_result(entry ? ResultStatus::ok : ResultStatus::not_found, 0, entry));
+  }
+  if (op->kind == OpKind::range) return encode_result(execute_range(0, *op));
+  return std::nullopt;
+}
+
 Bytes KvStore::execute(Seq seq, const Operation& op) {
   switch (op.kind) {
     case OpKind::get: {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/assert.h"
 #include "common/client_id.h"
 #include "wire/codec.h"
 
@@ -27,6 +28,15 @@ uint64_t Gateway::next_timestamp() {
 }
 
 void Gateway::submit(const kv::Operation& op, bool with_proof, Done done) {
+  open(op, with_proof ? wire::Request::flag_signed_reply : 0, false, std::move(done));
+}
+
+void Gateway::submit_fast_read(const kv::Operation& op, Done done) {
+  PBFT_ASSERT(op.kind == kv::OpKind::get || op.kind == kv::OpKind::range, "fast reads are gets and ranges");
+  open(op, wire::Request::flag_read_only, true, std::move(done));
+}
+
+void Gateway::open(const kv::Operation& op, uint8_t flags, bool fast, Done done) {
   if (free_slots_.empty()) {
     done(GatewayBusy{});
     return;
@@ -35,21 +45,31 @@ void Gateway::submit(const kv::Operation& op, bool with_proof, Done done) {
   free_slots_.pop_back();
   Call& call = calls_[slot];
   call.request.client = gateway_client_id(options_.self, slot);
-  call.request.timestamp = next_timestamp();
   call.request.operation = kv::encode_operation(op);
-  call.request.flags = with_proof ? wire::Request::flag_signed_reply : 0;
   call.operation_digest = crypto_.digest(call.request.operation);
-  call.votes.clear();
-  call.request.sig = crypto_.sign(wire::signing_bytes(call.request));
+  const bool read = op.kind == kv::OpKind::get || op.kind == kv::OpKind::range;
+  call.fast = fast;
+  call.quorum = fast ? options_.fast_quorum : read ? options_.reply_quorum : options_.write_quorum;
   call.done = std::move(done);
   call.deadline = std::make_unique<boost::asio::steady_timer>(
       io_, std::chrono::milliseconds(options_.timeout_ms));
-  call.deadline->async_wait([this, slot, ts = call.request.timestamp](auto ec) {
+  call.serial = ++serials_;
+  call.deadline->async_wait([this, slot, serial = call.serial](auto ec) {
+    // A slot is reused: the serial tells this call from a later one.
     auto it = calls_.find(slot);
-    if (ec || it == calls_.end() || it->second.request.timestamp != ts) return;
+    if (ec || it == calls_.end() || it->second.serial != serial) return;
     finish(slot, GatewayTimeout{});
   });
   call.retry = std::make_unique<boost::asio::steady_timer>(io_);
+  start(slot, call, flags);
+}
+
+void Gateway::start(uint32_t slot, Call& call, uint8_t flags) {
+  call.request.timestamp = next_timestamp();
+  call.request.flags = flags;
+  call.request.sig = crypto_.sign(wire::signing_bytes(call.request));
+  call.votes.clear();
+  call.answered.clear();
   wire::Request request = call.request;
   arm_retry(slot);
   // To every replica at once: each one then has the request from this
@@ -61,12 +81,26 @@ void Gateway::submit(const kv::Operation& op, bool with_proof, Done done) {
   send_(options_.self, request);
 }
 
+// The fast path could not answer: the same read, ordered, as a new request
+// (a new timestamp, so that no late fast answer counts for it).
+void Gateway::fall_back(uint32_t slot) {
+  Call& call = calls_.at(slot);
+  call.fast = false;
+  call.quorum = options_.reply_quorum;
+  ++fast_fallbacks_;
+  start(slot, call, 0);
+}
+
 void Gateway::arm_retry(uint32_t slot) {
   Call& call = calls_.at(slot);
-  call.retry->expires_after(std::chrono::milliseconds(options_.retry_ms));
+  call.retry->expires_after(std::chrono::milliseconds(call.fast ? options_.fast_fallback_ms : options_.retry_ms));
   call.retry->async_wait([this, slot, ts = call.request.timestamp](auto ec) {
     auto it = calls_.find(slot);
     if (ec || it == calls_.end() || it->second.request.timestamp != ts) return;
+    if (it->second.fast) {
+      fall_back(slot);
+      return;
+    }
     wire::Request request = it->second.request;
     arm_retry(slot);
     for (ReplicaId r = 0; r < options_.replica_count; ++r) send_(r, request);
@@ -92,10 +126,25 @@ void Gateway::on_reply(ReplicaId from, const wire::Reply& reply) {
                                               *reply.sig))
       return;
   }
-  auto& voters = call.votes[{reply.result, reply.seq}];
-  voters[from] = reply.sig.value_or(Signature{});
-  if (voters.size() < options_.reply_quorum) return;
+  if (call.fast) {
+    if (!call.answered.insert(from).second) return;  // one answer per replica
+    auto& voters = call.votes[{reply.result, 0}];
+    voters[from] = Signature{};
+    if (voters.size() < call.quorum) {
+      // Fall back at once when no result can reach the quorum any more.
+      size_t best = 0;
+      for (const auto& [result, v] : call.votes) best = std::max(best, v.size());
+      if (best + (options_.replica_count - call.answered.size()) < call.quorum) fall_back(slot);
+      return;
+    }
+  } else {
+    auto& voters = call.votes[{reply.result, reply.seq}];
+    voters[from] = reply.sig.value_or(Signature{});
+    if (voters.size() < call.quorum) return;
+  }
+  const auto& voters = call.votes[{reply.result, call.fast ? 0 : reply.seq}];
   GatewayAnswer answer;
+  answer.fast = call.fast;
   std::optional<kv::Result> result = kv::decode_result(reply.result);
   answer.result = result ? *result : kv::Result{kv::ResultStatus::bad_operation};
   if (with_proof) {

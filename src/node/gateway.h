@@ -11,6 +11,15 @@
 // Request::flag_signed_reply: every replica signs its reply, the gateway
 // counts only replies whose signature checks, and answers with the f+1
 // matching signed replies as a reply certificate (http/reply_certificate.h).
+//
+// A fast read (Castro & Liskov 5.1.3) carries Request::flag_read_only: every
+// replica answers from its executed state without ordering, and the answer
+// is accepted when 2f+1 replicas give the same result. When that cannot
+// happen (answers differ, or fast_fallback_ms passes) the read is ordered
+// instead, as a new request. Writes wait for 2f+1 matching replies (ordered
+// reads for f+1): a write acknowledged by 2f+1 has been executed by f+1
+// correct replicas, and any 2f+1 matching fast answers include one of them,
+// so a fast read never misses an acknowledged write.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -33,7 +42,10 @@ namespace pbft::node {
 struct GatewayOptions {
   ReplicaId self = 0;
   uint32_t replica_count = 1;
-  uint32_t reply_quorum = 1;      // f + 1
+  uint32_t reply_quorum = 1;      // f + 1: ordered reads
+  uint32_t write_quorum = 1;      // 2f + 1: writes (see above)
+  uint32_t fast_quorum = 1;       // 2f + 1: fast reads
+  uint32_t fast_fallback_ms = 200;
   uint32_t clients_max = 4096;    // concurrent requests
   uint32_t retry_ms = 1000;
   uint32_t timeout_ms = 10000;
@@ -43,6 +55,7 @@ struct GatewayTimeout {};
 struct GatewayBusy {};
 struct GatewayAnswer {
   kv::Result result;
+  bool fast = false;  // answered by the read-only fast path
   std::optional<http::ReplyCertificate> proof;  // when asked for
 };
 using GatewayOutcome = std::variant<GatewayAnswer, GatewayTimeout, GatewayBusy>;
@@ -61,24 +74,39 @@ class Gateway {
   // with_proof: ask every replica to sign its reply and answer with a
   // reply certificate.
   void submit(const kv::Operation& op, bool with_proof, Done done);
+  // A get or range through the read-only fast path (no proof: a reply
+  // certificate is for ordered answers); falls back to an ordered read.
+  void submit_fast_read(const kv::Operation& op, Done done);
   // A reply from replica `from` (authenticated by the link or local).
   void on_reply(ReplicaId from, const wire::Reply& reply);
   // Fails every request in flight (shutdown).
   void cancel_all();
 
   size_t in_flight() const { return calls_.size(); }
+  // Fast reads that had to be ordered instead.
+  uint64_t fast_fallbacks() const { return fast_fallbacks_; }
 
  private:
   struct Call {
     wire::Request request;
     Done done;
     Digest operation_digest;
-    // Matching replies: by (result, seq), the replicas and their signatures.
+    // Matching replies: by (result, seq), the replicas and their signatures
+    // (fast reads: by result, seq 0; replicas answer at different points).
     std::map<std::pair<Bytes, Seq>, std::map<ReplicaId, Signature>> votes;
+    std::set<ReplicaId> answered;  // fast reads: who answered at all
+    uint32_t quorum = 1;
+    bool fast = false;
+    uint64_t serial = 0;  // tells this call from later ones in the slot
     std::unique_ptr<boost::asio::steady_timer> retry;
     std::unique_ptr<boost::asio::steady_timer> deadline;
   };
   void arm_retry(uint32_t slot);
+  // Starts `call` as a new request (a new timestamp, signed) and sends it
+  // to every replica.
+  void start(uint32_t slot, Call& call, uint8_t flags);
+  void fall_back(uint32_t slot);
+  void open(const kv::Operation& op, uint8_t flags, bool fast, Done done);
   void finish(uint32_t slot, GatewayOutcome outcome);
   uint64_t next_timestamp();
 
@@ -89,6 +117,8 @@ class Gateway {
   std::map<uint32_t, Call> calls_;  // by slot
   std::vector<uint32_t> free_slots_;
   uint64_t last_timestamp_ = 0;
+  uint64_t fast_fallbacks_ = 0;
+  uint64_t serials_ = 0;
 };
 
 }  // namespace pbft::node

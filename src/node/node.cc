@@ -87,6 +87,9 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
   g.self = config_.self;
   g.replica_count = config_.protocol.replica_count;
   g.reply_quorum = quorum.reply;
+  // Writes and fast reads need intersecting quorums (gateway.h).
+  g.write_quorum = quorum.q;
+  g.fast_quorum = quorum.q;
   g.retry_ms = config_.request_retry_ms;
   g.timeout_ms = config_.request_timeout_ms;
   gateway_ = std::make_unique<Gateway>(
@@ -325,18 +328,25 @@ void Node::put(std::string request_id, std::string key, std::string value, http:
   bool generated = request_id.empty();
   if (generated) request_id = new_request_id();
   kv::Operation op{kv::OpKind::put, std::move(key), std::move(value), generated ? "" : request_id};
-  submit(std::move(op), std::move(request_id), std::move(done));
+  submit(std::move(op), std::move(request_id), Path::ordered, std::move(done));
 }
 
 void Node::get(std::string request_id, std::string key, http::KvDone done) {
   bool generated = request_id.empty();
   if (generated) request_id = new_request_id();
   kv::Operation op{kv::OpKind::get, std::move(key), "", generated ? "" : request_id};
-  submit(std::move(op), std::move(request_id), std::move(done));
+  submit(std::move(op), std::move(request_id), Path::ordered, std::move(done));
 }
 
-void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
-  order(op, std::move(request_id), false, [op, done = std::move(done)](http::OpOutcome o) {
+// The fast read carries no request id: it records nothing, and its
+// fallback is an ordered read, which is safe to run twice.
+void Node::get_fast(std::string key, http::KvDone done) {
+  kv::Operation op{kv::OpKind::get, std::move(key), "", ""};
+  submit(std::move(op), new_request_id(), Path::fast, std::move(done));
+}
+
+void Node::submit(kv::Operation op, std::string request_id, Path path, http::KvDone done) {
+  order(op, std::move(request_id), path, [op, done = std::move(done)](http::OpOutcome o) {
     if (auto* error = std::get_if<http::ApiError>(&o)) {
       done(std::move(*error));
       return;
@@ -352,6 +362,7 @@ void Node::submit(kv::Operation op, std::string request_id, http::KvDone done) {
       // A get answered before revisions (plain form, from a reply cache) has none.
       if (r.form == kv::ResultForm::record) out.revision = r.revision;
     }
+    if (op.kind == kv::OpKind::get) out.read_path = reply.fast ? "fast" : "ordered";
     done(std::move(out));
   });
 }
@@ -360,23 +371,22 @@ static_assert(kv::result_bytes_max <= wire::result_bytes_max, "every KV answer f
 
 void Node::execute(kv::Operation op, http::OpDone done) {
   std::string request_id = op.request_id.empty() ? new_request_id() : op.request_id;
-  order(std::move(op), std::move(request_id), false, std::move(done));
+  order(std::move(op), std::move(request_id), Path::ordered, std::move(done));
 }
 
 void Node::execute_with_proof(kv::Operation op, http::OpDone done) {
   std::string request_id = op.request_id.empty() ? new_request_id() : op.request_id;
-  order(std::move(op), std::move(request_id), true, std::move(done));
+  order(std::move(op), std::move(request_id), Path::ordered_with_proof, std::move(done));
 }
 
-void Node::order(kv::Operation op, std::string request_id, bool with_proof, http::OpDone done) {
+void Node::order(kv::Operation op, std::string request_id, Path path, http::OpDone done) {
   if (auto error = unavailable()) {
     done(*error);
     return;
   }
   uint32_t timeout_ms = config_.request_timeout_ms;
   const auto submitted = std::chrono::steady_clock::now();
-  gateway_->submit(op, with_proof, [this, submitted, request_id, timeout_ms,
-                        done = std::move(done)](GatewayOutcome o) {
+  auto answered = [this, submitted, request_id, timeout_ms, done = std::move(done)](GatewayOutcome o) {
     if (std::holds_alternative<GatewayTimeout>(o)) {
       done(http::ApiError{504, "request not committed within " + std::to_string(timeout_ms) +
                                    " ms; it may still take effect (retry with the same request-id)"});
@@ -416,8 +426,11 @@ void Node::order(kv::Operation op, std::string request_id, bool with_proof, http
       case kv::ResultStatus::compare_failed:
         break;
     }
-    done(http::OpReply{request_id, std::move(r), std::move(answer.proof)});
-  });
+    if (answer.fast) ++metrics_.fast_reads;
+    done(http::OpReply{request_id, std::move(r), std::move(answer.proof), answer.fast});
+  };
+  if (path == Path::fast) gateway_->submit_fast_read(op, std::move(answered));
+  else gateway_->submit(op, path == Path::ordered_with_proof, std::move(answered));
 }
 
 std::optional<std::string> Node::get_local(const std::string& key) { return kv_->get(key); }

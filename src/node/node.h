@@ -54,6 +54,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void execute(kv::Operation op, http::OpDone done) override;
   void execute_with_proof(kv::Operation op, http::OpDone done) override;
   std::optional<std::string> get_local(const std::string& key) override;
+  void get_fast(std::string key, http::KvDone done) override;
   std::string state_json() override;
 
   // http::OpsBackend (node_ops.cc)
@@ -93,10 +94,11 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void on_fetch_state(const core::FetchState& fetch);
   void drive_fetcher();
   void log_fetch_progress(bool done);
-  void submit(kv::Operation op, std::string request_id, http::KvDone done);
+  enum class Path { ordered, ordered_with_proof, fast };
+  void submit(kv::Operation op, std::string request_id, Path path, http::KvDone done);
   // Orders `op` and answers with its result, or the error the seed routes
   // give for a timeout, a busy gateway, a conflict or a failed execution.
-  void order(kv::Operation op, std::string request_id, bool with_proof, http::OpDone done);
+  void order(kv::Operation op, std::string request_id, Path path, http::OpDone done);
   // Misbehaviour::wrong_results: what this replica sends instead.
   void forge_reply(wire::Reply& reply) const;
   std::optional<http::ApiError> unavailable() const;

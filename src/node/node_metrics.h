@@ -42,6 +42,7 @@ struct NodeMetrics {
   Histogram storage_sync_s{latency_buckets_s()};
   uint64_t view_changes = 0;  // view changes this replica started or joined
   uint64_t state_transfers_completed = 0;
+  uint64_t fast_reads = 0;  // reads answered by the read-only fast path
   uint64_t snapshot_export_bytes = 0;  // state and chunks served to snapshot clients
   // The latest executed slots as they were when executed, so the dashboard
   // still shows them after the checkpoint that discards them from the log.

@@ -151,6 +151,11 @@ std::string Node::metrics_text() {
            static_cast<double>(p.bad_replies));
   w.single("pbft_state_transfers_completed_total", T::counter, "State transfers completed.",
            static_cast<double>(metrics_.state_transfers_completed));
+  w.single("pbft_fast_reads_total", T::counter, "Reads this gateway answered by the read-only fast path.",
+           static_cast<double>(metrics_.fast_reads));
+  w.single("pbft_fast_read_fallbacks_total", T::counter,
+           "Fast reads this gateway had to order instead (answers differed or came late).",
+           static_cast<double>(gateway_->fast_fallbacks()));
   w.single("pbft_snapshot_exports", T::gauge, "Checkpoints kept for snapshot clients (GET /api/v1/snapshot).",
            static_cast<double>(exports_.size()));
   w.single("pbft_snapshot_export_bytes_total", T::counter, "State and chunk bytes served to snapshot clients.",

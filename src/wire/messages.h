@@ -15,7 +15,10 @@ namespace pbft::wire {
 // A client's operation. Signed by the client over (client, timestamp,
 // operation, flags); the pair (client, timestamp) identifies it for
 // exactly-once execution. `flags` asks for extras in the reply:
-// flag_signed_reply makes every replica sign its reply (see Reply).
+// flag_signed_reply makes every replica sign its reply (see Reply);
+// flag_read_only asks for the read-only fast path: each replica answers a
+// read from its current state at once, without ordering it (nothing is
+// recorded for it, and an operation that is not a read gets no answer).
 struct Request {
   ClientId client = 0;
   uint64_t timestamp = 0;
@@ -25,7 +28,8 @@ struct Request {
   bool operator==(const Request&) const = default;
 
   static constexpr uint8_t flag_signed_reply = 1;
-  static constexpr uint8_t flags_known = flag_signed_reply;
+  static constexpr uint8_t flag_read_only = 2;
+  static constexpr uint8_t flags_known = flag_signed_reply | flag_read_only;
 };
 
 // The primary's proposal of a batch at (view, seq). The signature covers

@@ -91,10 +91,11 @@ class Observability(unittest.TestCase):
         self.assertGreaterEqual(metric(samples, "pbft_messages_rejected_total", layer="transport", reason="bad_frame"), 1)
         self.assertIn(("pbft_messages_rejected_total", frozenset({("layer", "core"), ("reason", "out_of_window")})),
                       samples)
-        # sync = always in dev mode: every write is a synced one.
+        # sync = always in dev mode: writes are synced, several by one fsync
+        # when they come while the previous one runs (group commit).
         self.assertGreaterEqual(metric(samples, "pbft_storage_sync_seconds_count"), 1)
-        self.assertEqual(metric(samples, "pbft_storage_sync_seconds_count"),
-                         metric(samples, "pbft_storage_write_seconds_count"))
+        self.assertLessEqual(metric(samples, "pbft_storage_sync_seconds_count"),
+                             metric(samples, "pbft_storage_write_seconds_count"))
         self.assertEqual(metric(samples, "pbft_state_transfer_active"), 0)
         self.assertEqual(metric(samples, "pbft_ready"), 1)
 
