@@ -200,7 +200,7 @@ void Checkers::accepted(const ClientOp& op) {
 void Checkers::finish(const std::vector<ClientOp>& ops, Time now) {
   std::vector<std::pair<const ClientOp*, Position>> done;
   for (const ClientOp& op : ops) {
-    if (!op.completed) continue;
+    if (!op.completed || op.fast) continue;
     size_t before = violations_.size();
     check_result(op, now);
     if (violations_.size() != before) continue;
@@ -217,6 +217,7 @@ void Checkers::finish(const std::vector<ClientOp>& ops, Time now) {
     return done[a].first->invoked < done[b].first->invoked;
   });
   replay_model(now);
+  if (model_replayed_) check_fast_reads(ops, done, now);
   size_t next = 0;
   std::optional<size_t> highest;  // index into done of the highest position so far
   for (size_t b : by_invocation) {
@@ -239,6 +240,67 @@ void Checkers::finish(const std::vector<ClientOp>& ops, Time now) {
       return;
     }
   }
+}
+
+void Checkers::check_fast_reads(const std::vector<ClientOp>& ops,
+                                const std::vector<std::pair<const ClientOp*, Position>>& done, Time now) {
+  std::vector<std::pair<Position, RequestId>> order;
+  for (const auto& [id, x] : executions_at_) order.emplace_back(x.position, id);
+  std::sort(order.begin(), order.end());
+  auto index_of = [&](const Position& p) {
+    return static_cast<size_t>(std::lower_bound(order.begin(), order.end(), std::make_pair(p, RequestId{})) -
+                               order.begin());
+  };
+  // Each fast read may have seen the state after k executions, k in
+  // [first, last].
+  struct Window {
+    const ClientOp* op;
+    size_t first = 0, last = 0;
+  };
+  std::vector<Window> windows;
+  for (const ClientOp& op : ops) {
+    if (!op.completed || !op.fast) continue;
+    Window w{&op, 0, order.size()};
+    for (const auto& [other, pos] : done) {
+      if (other->completed_at < op.invoked) w.first = std::max(w.first, index_of(pos) + 1);
+      if (other->invoked > op.completed_at) w.last = std::min(w.last, index_of(pos));
+    }
+    windows.push_back(w);
+  }
+  std::sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) { return a.first < b.first; });
+  KvModel model;
+  std::vector<Window> open;
+  size_t next = 0;
+  for (size_t k = 0; k <= order.size(); ++k) {
+    while (next < windows.size() && windows[next].first <= k) open.push_back(windows[next++]);
+    std::erase_if(open, [&](const Window& w) {
+      if (w.last < k) {
+        fail("linearizability",
+             "fast read " + request_name(w.op->client, w.op->timestamp) + " (invoked " + time_name(w.op->invoked) +
+                 ", completed " + time_name(w.op->completed_at) + ") gave " + result_name(w.op->result) +
+                 ", which no state between executions " + std::to_string(w.first) + " and " +
+                 std::to_string(w.last) + " gives",
+             now);
+        return true;
+      }
+      std::optional<Bytes> answer = model.apply(0, w.op->operation);
+      return answer && *answer == w.op->result;
+    });
+    if (k == order.size()) break;
+    auto sent = sent_.find(order[k].second);
+    if (sent == sent_.end()) return;
+    model.apply(order[k].first.seq, sent->second);
+  }
+  for (const Window& w : open)
+    fail("linearizability",
+         "fast read " + request_name(w.op->client, w.op->timestamp) + " gave " + result_name(w.op->result) +
+             ", which no state after execution " + std::to_string(w.first) + " gives",
+         now);
+  for (; next < windows.size(); ++next)
+    fail("linearizability",
+         "fast read " + request_name(windows[next].op->client, windows[next].op->timestamp) +
+             " must follow more executions than there are",
+         now);
 }
 
 // The sequential specification: every execution a correct replica

@@ -13,7 +13,12 @@
 //               replicas computed; if a completed before b was invoked, a is
 //               ordered before b; and every result the correct replicas
 //               computed, in execution order, is what a reference model of
-//               the key-value operations (kv_model.h) answers.
+//               the key-value operations (kv_model.h) answers. A read
+//               accepted through the read-only fast path was never
+//               executed: some state of that execution order, after every
+//               operation that completed before the read was invoked and
+//               before every operation invoked after it completed, must
+//               give the model's answer equal to the read's.
 //   liveness:   once faults heal, every operation completes within a bound.
 #pragma once
 
@@ -85,6 +90,8 @@ class Checkers {
   void fail(const char* checker, std::string details, Time at);
   void check_result(const ClientOp& op, Time at);
   void replay_model(Time now);
+  void check_fast_reads(const std::vector<ClientOp>& ops,
+                        const std::vector<std::pair<const ClientOp*, Position>>& done, Time now);
 
   std::map<RequestId, Bytes> sent_;
   std::map<Digest, std::vector<wire::Request>> batches_;

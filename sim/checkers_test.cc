@@ -297,5 +297,45 @@ TEST(Checkers, LivenessReportsOpenOperations) {
   EXPECT_NE(v->details.find("r0 v3"), std::string::npos);
 }
 
+// A fast read was never executed: it must match a state of the execution
+// order between what completed before it and what started after it.
+TEST(Checkers, FastReadsMustSeeACompletedWrite) {
+  wire::Request a = request(1000, 1, put("k", "a")), b = request(1000, 2, put("k", "b"));
+  auto fast = [](Time invoked, Time completed, Bytes result) {
+    ClientOp o = op(1001, 1, get("k"), invoked, completed, std::move(result));
+    o.fast = true;
+    return o;
+  };
+  auto history = [&](History& h) {
+    h.send(a);
+    h.send(b);
+    h.execute(0, 1, h.batch({a}), {{1000, 1, ok_at(1)}});
+    h.execute(0, 2, h.batch({b}), {{1000, 2, ok_at(2)}});
+  };
+  ClientOp oa = op(1000, 1, a.operation, 0, 10, ok_at(1));
+  ClientOp ob = op(1000, 2, b.operation, 20, 30, ok_at(2));
+
+  // Invoked after b completed: only "b" (revision 2) is right.
+  History fresh;
+  history(fresh);
+  fresh.checkers.finish({oa, ob, fast(40, 45, read_at("b", 0, 2))}, 50);
+  EXPECT_TRUE(fresh.checkers.ok()) << fresh.checkers.violations().front().details;
+  History stale;
+  history(stale);
+  stale.checkers.finish({oa, ob, fast(40, 45, read_at("a", 0, 1))}, 50);
+  EXPECT_EQ(stale.first_checker(), "linearizability");
+
+  // Concurrent with b: either value.
+  History either;
+  history(either);
+  either.checkers.finish({oa, ob, fast(15, 25, read_at("a", 0, 1))}, 50);
+  EXPECT_TRUE(either.checkers.ok());
+  // Completed before b was invoked: b's value is from the future.
+  History future;
+  history(future);
+  future.checkers.finish({oa, ob, fast(11, 15, read_at("b", 0, 2))}, 50);
+  EXPECT_EQ(future.first_checker(), "linearizability");
+}
+
 }  // namespace
 }  // namespace pbft::sim

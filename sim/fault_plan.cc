@@ -199,6 +199,7 @@ FaultPlan make_fault_plan(uint64_t seed, const PlanOptions& options) {
             [](const ByzantinePlan& a, const ByzantinePlan& b) { return a.replica < b.replica; });
   // Drawn last, so the rest of each seed's plan is what it was before.
   p.config.defer_proposals = rng.chance(0.75);
+  p.fast_reads = options.control == Control::none && rng.chance(0.5);
   return p;
 }
 
@@ -210,7 +211,7 @@ std::string FaultPlan::describe() const {
     << " K=" << config.checkpoint_interval << " L=" << config.window_size
     << " pipeline=" << config.pipeline_depth_max << " batch=" << config.batch_requests_max
     << " vc_timeout=" << config.view_change_timeout_ticks << "t"
-    << (config.defer_proposals ? " deferred-proposals" : "") << "\n";
+    << (config.defer_proposals ? " deferred-proposals" : "") << (fast_reads ? " fast-reads" : "") << "\n";
   s << "  clients=" << client_count << " keys=" << key_count << " think<=" << think_max / us_per_ms
     << "ms retry=" << client_retry / us_per_ms << "ms heal at " << heal_at / us_per_ms
     << "ms, liveness bound " << liveness_bound / us_per_ms << "ms after\n";

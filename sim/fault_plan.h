@@ -69,6 +69,9 @@ struct FaultPlan {
   std::vector<Partition> partitions;
   std::vector<CrashPlan> crashes;
   std::vector<ByzantinePlan> byzantine;
+  // Clients read through the read-only fast path half the time (as the
+  // node's gateway does: accepted when every replica answers alike).
+  bool fast_reads = false;
   bool colluding = false;  // Byzantine replicas share one equivocation plan
 
   const ByzantinePlan* byzantine_plan(ReplicaId r) const;

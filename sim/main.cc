@@ -116,11 +116,12 @@ void print_stats(const RunResult& r) {
   const auto& s = r.stats;
   std::printf(
       "seed %llu: n=%u ops %llu/%llu, executions %llu, events %llu, messages %llu, mac-fail %llu, "
-      "views<=%llu, state transfers %llu, tampered %llu, end %s, hash %016llx\n",
+      "fast reads %llu (fallbacks %llu), views<=%llu, state transfers %llu, tampered %llu, end %s, hash %016llx\n",
       static_cast<unsigned long long>(r.seed), s.replicas,
       static_cast<unsigned long long>(s.ops_completed), static_cast<unsigned long long>(s.ops_invoked),
       static_cast<unsigned long long>(s.executions), static_cast<unsigned long long>(s.events),
       static_cast<unsigned long long>(s.messages), static_cast<unsigned long long>(s.mac_failures),
+      static_cast<unsigned long long>(s.fast_reads), static_cast<unsigned long long>(s.fast_fallbacks),
       static_cast<unsigned long long>(s.max_view), static_cast<unsigned long long>(s.state_transfers),
       static_cast<unsigned long long>(s.byzantine_tampered), pbft::sim::time_name(s.end_time).c_str(),
       static_cast<unsigned long long>(r.trace_hash));

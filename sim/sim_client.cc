@@ -8,11 +8,18 @@
 namespace pbft::sim {
 
 SimClient::SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count,
-                     uint32_t reply_quorum)
+                     uint32_t reply_quorum, uint32_t write_quorum, uint32_t fast_quorum)
     : id_(id),
       crypto_(cluster_secret, crypto::Principal::client(id)),
       replica_count_(replica_count),
-      reply_quorum_(reply_quorum) {}
+      reply_quorum_(reply_quorum),
+      write_quorum_(write_quorum),
+      fast_quorum_(fast_quorum) {}
+
+bool SimClient::is_read(const Bytes& operation) {
+  std::optional<kv::Operation> op = kv::decode_operation(ByteView(operation));
+  return op && (op->kind == kv::OpKind::get || op->kind == kv::OpKind::range);
+}
 
 Bytes SimClient::random_operation(Rng& rng, uint32_t key_count) const {
   kv::Operation op;
@@ -52,13 +59,19 @@ Bytes SimClient::random_operation(Rng& rng, uint32_t key_count) const {
   return kv::encode_operation(op);
 }
 
-wire::Request SimClient::begin(Bytes operation, Time now) {
+wire::Request SimClient::begin(Bytes operation, Time now, bool fast) {
   PBFT_ASSERT(!busy_, "a simulated client runs one operation at a time");
+  const bool read = is_read(operation);
+  PBFT_ASSERT(!fast || read, "only reads take the fast path");
   request_ = wire::Request{};
   request_.client = id_;
   request_.timestamp = next_timestamp_++;
   request_.operation = operation;
+  if (fast) request_.flags = wire::Request::flag_read_only;
   request_.sig = crypto_.sign(wire::signing_bytes(request_));
+  fast_ = fast;
+  needs_fall_back_ = false;
+  quorum_ = fast ? fast_quorum_ : read ? reply_quorum_ : write_quorum_;
   op_ = ClientOp{};
   op_.client = id_;
   op_.timestamp = request_.timestamp;
@@ -69,22 +82,49 @@ wire::Request SimClient::begin(Bytes operation, Time now) {
   return request_;
 }
 
+wire::Request SimClient::fall_back() {
+  PBFT_ASSERT(busy_ && fast_, "only a fast read falls back");
+  request_.timestamp = next_timestamp_++;
+  request_.flags = 0;
+  request_.sig = crypto_.sign(wire::signing_bytes(request_));
+  op_.timestamp = request_.timestamp;
+  fast_ = false;
+  needs_fall_back_ = false;
+  quorum_ = reply_quorum_;
+  replies_.clear();
+  return request_;
+}
+
 bool SimClient::on_reply(ReplicaId from, const wire::Reply& reply, Time now) {
   if (!busy_ || reply.client != id_ || reply.timestamp != request_.timestamp ||
       reply.replica != from || from >= replica_count_) {
     ++ignored_replies_;
     return false;
   }
+  if (fast_ && replies_.contains(from)) return false;  // one answer per replica
   replies_[from] = reply;
   uint32_t matching = 0;
   View view = 0;
+  std::map<Bytes, uint32_t> tally;
   for (const auto& [replica, r] : replies_) {
+    ++tally[r.result];
     if (r.result == reply.result) {
       ++matching;
       view = std::max(view, r.view);
     }
   }
-  if (matching < reply_quorum_) return false;
+  if (matching < quorum_) {
+    if (fast_) {
+      uint32_t best = 0;
+      for (const auto& [result, count] : tally) best = std::max(best, count);
+      if (best + (replica_count_ - static_cast<uint32_t>(replies_.size())) < quorum_) needs_fall_back_ = true;
+    }
+    return false;
+  }
+  op_.fast = fast_;
+  // A fast answer comes from replicas in several views; it says nothing
+  // about the primary.
+  if (fast_) view = view_;
   view_ = view;
   busy_ = false;
   op_.completed = true;

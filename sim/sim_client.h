@@ -1,6 +1,9 @@
 // A simulated client: one operation at a time, signed requests, and a
 // result accepted once f+1 distinct replicas reply with identical bytes for
-// the current timestamp. Timers and sending are the simulation's business.
+// the current timestamp (writes: write_quorum). A read may take the
+// read-only fast path: sent to every replica with Request::flag_read_only,
+// accepted when fast_quorum replicas answer alike, otherwise ordered as a
+// new request (fall_back). Timers and sending are the simulation's business.
 #pragma once
 
 #include <map>
@@ -24,11 +27,16 @@ struct ClientOp {
   bool completed = false;
   Time completed_at = 0;
   Bytes result;  // the accepted result, when completed
+  bool fast = false;  // accepted through the read-only fast path (never executed)
 };
 
 class SimClient {
  public:
-  SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count, uint32_t reply_quorum);
+  SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count, uint32_t reply_quorum,
+            uint32_t write_quorum, uint32_t fast_quorum);
+
+  // Whether `operation` (encoded) may take the fast path: gets and ranges.
+  static bool is_read(const Bytes& operation);
 
   ClientId id() const { return id_; }
   // A random put / get / del / range (or prefix) / cas / txn over
@@ -38,7 +46,14 @@ class SimClient {
 
   // Starts the next operation (timestamps 1, 2, 3, ...) and returns its
   // signed request.
-  wire::Request begin(Bytes operation, Time now);
+  wire::Request begin(Bytes operation, Time now, bool fast = false);
+  // The fast read did not get fast_quorum matching answers: the same read
+  // as an ordered request with the next timestamp (the invocation time
+  // stays that of the read).
+  wire::Request fall_back();
+  bool fast() const { return fast_; }
+  // on_reply() found that no answer can reach fast_quorum any more.
+  bool needs_fall_back() const { return needs_fall_back_; }
   bool busy() const { return busy_; }
   const wire::Request& request() const { return request_; }
   const ClientOp& current() const { return op_; }
@@ -57,6 +72,11 @@ class SimClient {
   crypto::FakeCrypto crypto_;
   uint32_t replica_count_;
   uint32_t reply_quorum_;
+  uint32_t write_quorum_;
+  uint32_t fast_quorum_;
+  uint32_t quorum_ = 1;  // of the current request
+  bool fast_ = false;
+  bool needs_fall_back_ = false;
   uint64_t next_timestamp_ = 1;
   View view_ = 0;
   bool busy_ = false;

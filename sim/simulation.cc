@@ -113,6 +113,7 @@ using Event = std::variant<TickEv, MessageEv, RequestEv, ReplyEv, ClientNextEv, 
 
 constexpr ClientId first_client_id = 1000;
 constexpr uint64_t event_budget = 20'000'000;
+constexpr Time fast_read_timeout = 100 * us_per_ms;  // then the read is ordered
 
 uint64_t mix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -271,6 +272,7 @@ class Simulation {
   void on(const HealEv& e);
   void on(const DeadlineEv& e);
   void on(const ProposeEv& e);
+  void fall_back(uint32_t client);
 
   template <typename F>
   void step(Host& h, F&& f);
@@ -333,7 +335,8 @@ Simulation::Simulation(const RunOptions& options)
   Rng client_rng = rng_.fork();
   const uint32_t reply_quorum = plan_.config.quorum().reply;
   for (uint32_t c = 0; c < plan_.client_count; ++c) {
-    clients_.emplace_back(SimClient(first_client_id + c, plan_.cluster_secret, n, reply_quorum),
+    clients_.emplace_back(SimClient(first_client_id + c, plan_.cluster_secret, n, reply_quorum,
+                                    reply_quorum, n),
                           client_rng.fork(), plan_.ops_after_heal);
   }
 }
@@ -700,12 +703,27 @@ void Simulation::on(const ReplyEv& e) {
     trace("r" + std::to_string(e.from) + " -> client " + message_summary(*r) + " " +
           result_summary(r->result));
   if (c.client.on_reply(e.from, *r, now_)) complete(e.client);
+  else if (c.client.needs_fall_back()) fall_back(e.client);
+}
+
+// A fast read without a quorum of matching answers: ordered instead.
+void Simulation::fall_back(uint32_t client) {
+  ClientSlot& c = clients_[client];
+  wire::Request r = c.client.fall_back();
+  checkers_.client_sent(r.client, r.timestamp, r.operation);
+  ++stats_.fast_fallbacks;
+  hash(r.timestamp);
+  if (tracing())
+    trace("client " + std::to_string(r.client) + " falls back to ordering " + request_name(r.client, r.timestamp));
+  send_request(r, c.client.primary());
+  queue_.push(now_ + plan_.client_retry, ClientTimerEv{client, r.timestamp});
 }
 
 void Simulation::complete(uint32_t client) {
   const ClientOp& op = clients_[client].client.current();
   ops_.push_back(op);
   ++stats_.ops_completed;
+  if (op.fast) ++stats_.fast_reads;
   hash(op.timestamp);
   checkers_.accepted(op);
   if (tracing())
@@ -727,13 +745,19 @@ void Simulation::on(const ClientNextEv& e) {
     --c.after_heal_left;
   }
   Bytes op = c.client.random_operation(c.rng, plan_.key_count);
-  wire::Request r = c.client.begin(op, now_);
+  const bool fast = plan_.fast_reads && SimClient::is_read(op) && c.rng.chance(0.5);
+  wire::Request r = c.client.begin(op, now_, fast);
   checkers_.client_sent(r.client, r.timestamp, r.operation);
   ++stats_.ops_invoked;
   hash(r.timestamp);
   if (tracing())
     trace("client " + std::to_string(r.client) + " invokes " + request_name(r.client, r.timestamp) +
           " (" + operation_summary(op) + ") at r" + std::to_string(c.client.primary()));
+  if (fast) {
+    send_request(r, std::nullopt);  // every replica answers a fast read
+    queue_.push(now_ + fast_read_timeout, ClientTimerEv{e.client, r.timestamp});
+    return;
+  }
   send_request(r, c.client.primary());
   queue_.push(now_ + plan_.client_retry, ClientTimerEv{e.client, r.timestamp});
 }
@@ -741,6 +765,10 @@ void Simulation::on(const ClientNextEv& e) {
 void Simulation::on(const ClientTimerEv& e) {
   ClientSlot& c = clients_[e.client];
   if (!c.client.busy() || c.client.request().timestamp != e.timestamp) return;
+  if (c.client.fast()) {
+    fall_back(e.client);
+    return;
+  }
   if (tracing())
     trace("client " + std::to_string(c.client.id()) + " times out on " +
           request_name(c.client.id(), e.timestamp) + ": resends to every replica");

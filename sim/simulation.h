@@ -29,6 +29,8 @@ struct RunStats {
   uint64_t ops_invoked = 0;
   uint64_t ops_completed = 0;
   uint64_t executions = 0;      // requests executed by correct replicas
+  uint64_t fast_reads = 0;      // reads accepted through the read-only fast path
+  uint64_t fast_fallbacks = 0;  // fast reads that had to be ordered
   bool model_replayed = false;  // the whole history replayed on the reference model
   uint64_t state_transfers = 0; // fetched states handed to replicas
   uint64_t state_replies_tampered = 0;  // state-transfer answers a Byzantine peer altered or withheld

@@ -33,6 +33,32 @@ std::vector<std::string> keys(const Result& r) {
   return out;
 }
 
+TEST(KvOps, ReadOnlyAnswersReadsFromTheCurrentStateWithoutSequence) {
+  TestStore s;
+  s.put("a", "1", 5);
+  s.put("b", "2", 6);
+  const KvStore& kv = *s.kv;
+  std::optional<Bytes> got = kv.read_only(encode_operation({OpKind::get, "a", ""}));
+  ASSERT_TRUE(got.has_value());
+  std::optional<Result> r = decode_result(*got);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->value, "1");
+  EXPECT_EQ(r->revision, 5u);
+  EXPECT_EQ(r->sequence, 0u) << "replicas at different sequence numbers must agree";
+  std::optional<Bytes> absent = kv.read_only(encode_operation({OpKind::get, "zz", ""}));
+  ASSERT_TRUE(absent.has_value());
+  EXPECT_EQ(decode_result(*absent)->status, ResultStatus::not_found);
+  std::optional<Bytes> range = kv.read_only(encode_operation(range_op("a", "", 10)));
+  ASSERT_TRUE(range.has_value());
+  EXPECT_EQ(keys(*decode_result(*range)), (std::vector<std::string>{"a", "b"}));
+  // Not reads: no answer, and nothing changes.
+  EXPECT_FALSE(kv.read_only(encode_operation({OpKind::put, "a", "9"})).has_value());
+  EXPECT_FALSE(kv.read_only(encode_operation({OpKind::del, "a", ""})).has_value());
+  EXPECT_FALSE(kv.read_only(encode_operation(cas_op("a", "1", "9"))).has_value());
+  EXPECT_FALSE(kv.read_only(Bytes{1, 2, 3}).has_value());
+  EXPECT_EQ(s.run({OpKind::get, "a", ""}, 7).value, "1");
+}
+
 TEST(KvOps, EveryKeyCarriesTheSequenceOfItsLastChange) {
   TestStore s;
   s.put("a", "1", 5);
