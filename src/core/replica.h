@@ -159,12 +159,13 @@ class Replica {
   void propose_from_queue();
   void add_pending(const wire::Request& request);
   void forget_executed_pending();
+  // The read-only fast path (Castro & Liskov 5.1.3): a read answered from
+  // the executed state, not ordered; the client needs matching answers
+  // from every replica (node/gateway.h says why) and falls back to an
+  // ordered read otherwise.
+  void answer_read_only(const wire::Request& request);
   // The reply to (client, timestamp), executed at `seq`; signed when the
   // request asked for it (Request::flag_signed_reply).
-  // The read-only fast path (Castro & Liskov 5.1.3): a read answered from
-  // the executed state, not ordered; the client needs 2f+1 matching
-  // answers and falls back to an ordered read otherwise.
-  void answer_read_only(const wire::Request& request);
   wire::Reply make_reply(ClientId client, uint64_t timestamp, Seq seq, const Digest& operation,
                          Bytes result, bool sign) const;
 

@@ -14,12 +14,14 @@
 //
 // A fast read (Castro & Liskov 5.1.3) carries Request::flag_read_only: every
 // replica answers from its executed state without ordering, and the answer
-// is accepted when 2f+1 replicas give the same result. When that cannot
-// happen (answers differ, or fast_fallback_ms passes) the read is ordered
-// instead, as a new request. Writes wait for 2f+1 matching replies (ordered
-// reads for f+1): a write acknowledged by 2f+1 has been executed by f+1
-// correct replicas, and any 2f+1 matching fast answers include one of them,
-// so a fast read never misses an acknowledged write.
+// is accepted when every replica gives the same result (fast_quorum = n).
+// When that cannot happen (answers differ, a replica is down, or
+// fast_fallback_ms passes) the read is ordered instead, as a new request.
+// Why all n: a write is acknowledged after f+1 matching replies, so at
+// least one correct replica has executed it; only a quorum that contains
+// every replica is sure to contain that one. (Castro's 2f+1 needs writes
+// acknowledged by 2f+1 too, and then one correct replica that is stuck
+// behind, with one faulty replica, stops every write: docs/PROTOCOL.md.)
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -43,8 +45,8 @@ struct GatewayOptions {
   ReplicaId self = 0;
   uint32_t replica_count = 1;
   uint32_t reply_quorum = 1;      // f + 1: ordered reads
-  uint32_t write_quorum = 1;      // 2f + 1: writes (see above)
-  uint32_t fast_quorum = 1;       // 2f + 1: fast reads
+  uint32_t write_quorum = 1;      // f + 1: writes
+  uint32_t fast_quorum = 1;       // n: fast reads (see above)
   uint32_t fast_fallback_ms = 200;
   uint32_t clients_max = 4096;    // concurrent requests
   uint32_t retry_ms = 1000;

@@ -87,9 +87,9 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
   g.self = config_.self;
   g.replica_count = config_.protocol.replica_count;
   g.reply_quorum = quorum.reply;
-  // Writes and fast reads need intersecting quorums (gateway.h).
-  g.write_quorum = quorum.q;
-  g.fast_quorum = quorum.q;
+  // A fast read needs every replica's answer (gateway.h).
+  g.write_quorum = quorum.reply;
+  g.fast_quorum = quorum.n;
   g.retry_ms = config_.request_retry_ms;
   g.timeout_ms = config_.request_timeout_ms;
   gateway_ = std::make_unique<Gateway>(
