@@ -23,7 +23,7 @@ missing. Python standard library only.
     python3 bench/run_bench.py                      # make bench
     python3 bench/run_bench.py --quick              # make bench QUICK=1: a smoke test of about a minute,
                                                     # written to bench/results/quick/
-    python3 bench/run_bench.py --reps 5 --duration 10 --read-path fast
+    python3 bench/run_bench.py --reps 5 --duration 10 --read-path ordered
 """
 import argparse
 import http.client
@@ -644,8 +644,8 @@ def main():
     ap.add_argument("--warmup", type=float, default=2, help="warm-up seconds per point (default 2)")
     ap.add_argument("--concurrency", default="1,4,16,64,128", help="write connections per point (default 1,4,16,64,128)")
     ap.add_argument("--read-connections", type=int, default=64, help="connections of the read run (0: none)")
-    ap.add_argument("--read-path", default="ordered", choices=["ordered", "fast", "local"],
-                    help="pbft-kv reads: ordered (default), fast (consistency=fast), local")
+    ap.add_argument("--read-path", default="fast", choices=["ordered", "fast", "local"],
+                    help="pbft-kv reads: fast (consistency=fast, the default), ordered, local")
     ap.add_argument("--pbft-sync", choices=["always", "batch", "off"], default=None,
                     help="pbft-kv storage.sync for both n=1 and n=4 (default: the config default, always)")
     ap.add_argument("--saturation-connections", type=int, default=64, help="the point the targets are read at")
