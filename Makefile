@@ -104,10 +104,11 @@ sim: build
 # replay. The default is short (part of CI); soak with e.g.
 #   make chaos SEEDS=1-20 DURATION=600
 # chaos-report runs the same and rewrites the figures in docs/RELIABILITY.md.
+# DURATION means seconds per seed here and seconds per point for `make bench`:
+# each target has its own default, so neither is set globally.
 SEEDS ?= 1,2
-DURATION ?= 60
 CHAOS = KV_NODE=$(CURDIR)/$(BUILD_DIR)/bin/kv-node KVCTL=$(CURDIR)/$(BUILD_DIR)/bin/kvctl PYTHONDONTWRITEBYTECODE=1 \
-  python3 tests/chaos/run_chaos.py --seeds $(SEEDS) --duration $(DURATION)
+  python3 tests/chaos/run_chaos.py --seeds $(SEEDS) --duration $(or $(DURATION),60)
 chaos: build
 	$(CHAOS)
 
@@ -130,12 +131,11 @@ bench-state-transfer: build
 # and bench/results/bench.png. QUICK=1: a smoke test of about a minute.
 # Reads go through the read-only fast path; READ_PATH=ordered orders them.
 REPS ?= 3
-DURATION ?= 8
 WARMUP ?= 2
 READ_PATH ?= fast
 QUICK ?=
 bench: build
-	python3 bench/run_bench.py --reps $(REPS) --duration $(DURATION) --warmup $(WARMUP) --read-path $(READ_PATH) \
+	python3 bench/run_bench.py --reps $(REPS) --duration $(or $(DURATION),8) --warmup $(WARMUP) --read-path $(READ_PATH) \
 	  --bin-dir $(BUILD_DIR)/bin $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 # Micro-benchmarks (Google Benchmark): codec, crypto, state digest, core steps.
