@@ -3,6 +3,7 @@
 #include <variant>
 
 #include "kv/operation.h"
+#include "wire/codec.h"
 
 namespace pbft::node {
 
@@ -70,6 +71,26 @@ bool corrupt_signatures(wire::Message& message) {
         }
       },
       message);
+}
+
+wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypto::Crypto& crypto) {
+  wire::PrePrepare other = pp;
+  other.batch.clear();
+  other.digest = crypto.digest(wire::batch_bytes(other.batch));
+  if (other.digest == pp.digest) {  // pp was empty already: one no-op request instead
+    other.batch.push_back(wire::Request{});
+    other.digest = crypto.digest(wire::batch_bytes(other.batch));
+  }
+  other.sig = crypto.sign(wire::signing_bytes(other));
+  return other;
+}
+
+bool forge_checkpoint_digest(wire::Message& message, const crypto::Crypto& crypto) {
+  auto* c = std::get_if<wire::Checkpoint>(&message);
+  if (c == nullptr) return false;
+  c->state_digest.bytes[0] ^= 0x5a;
+  c->sig = crypto.sign(wire::signing_bytes(*c));
+  return true;
 }
 
 }  // namespace pbft::node

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/types.h"
+#include "crypto/crypto.h"
 #include "wire/messages.h"
 
 namespace pbft::node {
@@ -32,13 +33,25 @@ enum class Misbehaviour : uint8_t {
   // flipped (inside a correctly MACed frame): its peers must reject each
   // one, and a primary that does this must be replaced.
   corrupt_signatures = 3,
+  // As the primary, sends each pre-prepare it broadcasts to half its peers
+  // and, to the other half, a conflicting one (same view and sequence, an
+  // empty batch), both correctly signed.
+  equivocate = 4,
+  // The checkpoints it sends carry a wrong state digest, correctly signed.
+  wrong_checkpoint_digest = 5,
+  // With every protocol message it sends, sends one it sent before again
+  // (an old view, an old sequence number, a vote already counted).
+  replay = 6,
 };
 
-inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 4> misbehaviour_names{{
+inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 7> misbehaviour_names{{
     {Misbehaviour::none, "none"},
     {Misbehaviour::wrong_results, "wrong-results"},
     {Misbehaviour::silent, "silent"},
     {Misbehaviour::corrupt_signatures, "corrupt-signatures"},
+    {Misbehaviour::equivocate, "equivocate"},
+    {Misbehaviour::wrong_checkpoint_digest, "wrong-checkpoint-digest"},
+    {Misbehaviour::replay, "replay"},
 }};
 
 std::string_view to_string(Misbehaviour m);
@@ -55,5 +68,13 @@ Bytes forge_result(ByteView result);
 // Flips one bit of the signature `message` carries at its top level (the
 // certificates inside it stay as they were). Returns false when it has none.
 bool corrupt_signatures(wire::Message& message);
+
+// Misbehaviour::equivocate: a pre-prepare for the same view and sequence
+// number with an empty batch (a different digest), signed as `pp` is.
+wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypto::Crypto& crypto);
+
+// Misbehaviour::wrong_checkpoint_digest: a checkpoint message gets another
+// state digest, signed again. Returns false for any other message.
+bool forge_checkpoint_digest(wire::Message& message, const crypto::Crypto& crypto);
 
 }  // namespace pbft::node

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/fake_crypto.h"
+#include "wire/codec.h"
+
 namespace pbft::node {
 namespace {
 
@@ -11,7 +14,8 @@ TEST(Misbehaviour, EveryModeParsesByItsName) {
     EXPECT_EQ(to_string(mode), name);
   }
   EXPECT_EQ(parse_misbehaviour("Silent"), std::nullopt);
-  EXPECT_EQ(misbehaviour_choices(), "none, wrong-results, silent, corrupt-signatures");
+  EXPECT_EQ(misbehaviour_choices(),
+            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay");
 }
 
 TEST(Misbehaviour, CorruptSignaturesFlipsTheMessageSignature) {
@@ -35,6 +39,38 @@ TEST(Misbehaviour, AMessageWithoutSignatureIsLeftAlone) {
   wire::Message reply = wire::Reply{};
   EXPECT_FALSE(corrupt_signatures(reply));
   EXPECT_EQ(std::get<wire::Reply>(reply), wire::Reply{});
+}
+
+TEST(Misbehaviour, AConflictingPrePrepareIsAnotherValidProposalForTheSameSlot) {
+  crypto::FakeCrypto primary(5, crypto::Principal::replica(0));
+  crypto::FakeCrypto backup(5, crypto::Principal::replica(1));
+  wire::PrePrepare pp{3, 7, {}, {wire::Request{1, 1, Bytes{1, 2}, {}}}, {}};
+  pp.digest = primary.digest(wire::batch_bytes(pp.batch));
+  pp.sig = primary.sign(wire::signing_bytes(pp));
+  for (const wire::PrePrepare& original : {pp, conflicting_pre_prepare(pp, primary)}) {
+    wire::PrePrepare other = conflicting_pre_prepare(original, primary);
+    EXPECT_EQ(other.view, original.view);
+    EXPECT_EQ(other.seq, original.seq);
+    EXPECT_NE(other.digest, original.digest);
+    EXPECT_EQ(other.digest, primary.digest(wire::batch_bytes(other.batch)));
+    EXPECT_TRUE(backup.verify_replica(0, wire::signing_bytes(other), other.sig));
+  }
+}
+
+TEST(Misbehaviour, AForgedCheckpointDigestIsSignedAgain) {
+  crypto::FakeCrypto self(5, crypto::Principal::replica(2));
+  crypto::FakeCrypto peer(5, crypto::Principal::replica(0));
+  wire::Checkpoint c{20, {}, 2, {}};
+  c.state_digest.bytes.fill(1);
+  c.sig = self.sign(wire::signing_bytes(c));
+  wire::Message m = c;
+  ASSERT_TRUE(forge_checkpoint_digest(m, self));
+  const auto& out = std::get<wire::Checkpoint>(m);
+  EXPECT_NE(out.state_digest, c.state_digest);
+  EXPECT_EQ(out.seq, c.seq);
+  EXPECT_TRUE(peer.verify_replica(2, wire::signing_bytes(out), out.sig));
+  wire::Message prepare = wire::Prepare{};
+  EXPECT_FALSE(forge_checkpoint_digest(prepare, self));
 }
 
 }  // namespace

@@ -89,6 +89,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void send_now(core::Send send);
   void send_now(core::ClientReply reply);
   void release_held();
+  void replay_old_message();
   void propose_later();
   [[noreturn]] void storage_failed(const std::exception& e);
   void on_fetch_state(const core::FetchState& fetch);
@@ -134,6 +135,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
     std::variant<core::Send, core::ClientReply> message;
   };
   std::deque<Held> held_;
+  std::deque<core::Send> replay_log_;  // Misbehaviour::replay: what it sent
 
   // State transfer progress, for the log.
   std::optional<Seq> fetch_logged_seq_;

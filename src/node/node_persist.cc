@@ -85,10 +85,49 @@ void Node::release_held() {
 }
 
 void Node::send_now(core::Send s) {
-  if (config_.misbehave == Misbehaviour::silent) return;
-  if (config_.misbehave == Misbehaviour::corrupt_signatures) corrupt_signatures(s.message);
+  switch (config_.misbehave) {
+    case Misbehaviour::silent:
+      return;
+    case Misbehaviour::corrupt_signatures:
+      corrupt_signatures(s.message);
+      break;
+    case Misbehaviour::wrong_checkpoint_digest:
+      forge_checkpoint_digest(s.message, crypto_);
+      break;
+    case Misbehaviour::equivocate:
+      if (const auto* pp = std::get_if<wire::PrePrepare>(&s.message); pp && !s.to) {
+        // The lower half of the peers gets the real proposal, the rest another.
+        const wire::Message other = conflicting_pre_prepare(*pp, crypto_);
+        uint32_t sent = 0;
+        const uint32_t peers = config_.protocol.replica_count - 1;
+        for (ReplicaId r = 0; r < config_.protocol.replica_count; ++r) {
+          if (r == config_.self) continue;
+          network_->send(r, sent++ < peers / 2 ? s.message : other);
+        }
+        return;
+      }
+      break;
+    case Misbehaviour::replay:
+      replay_old_message();
+      break;
+    case Misbehaviour::none:
+    case Misbehaviour::wrong_results:
+      break;
+  }
   if (s.to) network_->send(*s.to, s.message);
   else network_->broadcast(s.message);
+  if (config_.misbehave == Misbehaviour::replay) {
+    replay_log_.push_back(std::move(s));
+    if (replay_log_.size() > 256) replay_log_.pop_front();
+  }
+}
+
+// Misbehaviour::replay: one message from the log of what it sent, again.
+void Node::replay_old_message() {
+  if (replay_log_.empty()) return;
+  const core::Send& old = replay_log_[ids_() % replay_log_.size()];
+  if (old.to) network_->send(*old.to, old.message);
+  else network_->broadcast(old.message);
 }
 
 void Node::send_now(core::ClientReply r) {

@@ -1,8 +1,12 @@
 """The dev cluster (5 replicas, f = 1) with one replica in a test-only Byzantine
-mode: silent (sends nothing to its peers and no replies) or corrupt-signatures
+mode: silent (sends nothing to its peers and no replies), corrupt-signatures
 (every protocol message it sends carries a broken signature inside a valid
-frame). As a backup it must not stop the others; as the primary it must be
-replaced, and every acknowledged write must be readable afterwards."""
+frame), equivocate (as primary, two different signed proposals for each
+slot), wrong-checkpoint-digest (signed checkpoints of a state it does not
+have) or replay (sends old messages again). As a backup it must not stop
+the others; as the primary it must be replaced, every acknowledged write
+must be readable afterwards, and the correct replicas must agree."""
+import json
 import unittest
 
 from cluster import Cluster
@@ -57,6 +61,43 @@ class ByzantineReplicas(unittest.TestCase):
             self.write_and_read_back(c, [1, 2, 3, 4], 6)
             self.assertGreaterEqual(c.state(2)["view"], 1)
             self.assertGreater(rejected_bad_signatures(c, 2), 0)
+
+    def assert_correct_replicas_agree(self, c, correct, keys):
+        for key in keys:
+            c.wait_for(lambda: len({c.get_local(i, key).body for i in correct}) == 1, 20,
+                       "the correct replicas to agree on %s" % key)
+
+    def test_equivocating_primary_is_replaced(self):
+        with Cluster(replica_env={0: byzantine("equivocate")}) as c:
+            c.start()
+            self.write_and_read_back(c, [1, 2, 3, 4], 6)
+            self.assertGreaterEqual(c.state(2)["view"], 1)
+            self.assertIn("TEST-ONLY BYZANTINE MODE 'equivocate'", c.run_log(0))
+            self.assert_correct_replicas_agree(c, [1, 2, 3, 4], ["b%d" % n for n in range(6)])
+
+    def test_wrong_checkpoint_digests_never_certify_a_checkpoint(self):
+        with Cluster(replica_env={4: byzantine("wrong-checkpoint-digest")}) as c:
+            c.start()
+            self.write_and_read_back(c, [0, 1, 2, 3], 25)
+            c.wait_for(lambda: (c.state(1)["last_stable_checkpoint_sequence"] or 0) >= 10, 20,
+                       "a stable checkpoint without replica 4")
+            snap = json.loads(c.request(1, "GET", "/api/v1/snapshot").body)
+            signers = {e["replica"] for e in snap["certificate"]}
+            self.assertEqual(len(signers), 4, snap)
+            self.assertNotIn(4, signers, "a checkpoint certificate holds only matching digests")
+
+    def test_replaying_backup_does_not_stop_the_others(self):
+        with Cluster(replica_env={4: byzantine("replay")}) as c:
+            c.start()
+            self.write_and_read_back(c, [0, 1, 2, 3], 25)
+            self.assert_correct_replicas_agree(c, [0, 1, 2, 3], ["b%d" % n for n in range(25)])
+
+    def test_replaying_primary_keeps_the_cluster_consistent(self):
+        with Cluster(replica_env={0: byzantine("replay")}) as c:
+            c.start()
+            self.write_and_read_back(c, [1, 2, 3, 4], 25)
+            self.assert_correct_replicas_agree(c, [1, 2, 3, 4], ["b%d" % n for n in range(25)])
+
 
 
 if __name__ == "__main__":
