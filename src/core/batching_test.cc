@@ -35,6 +35,16 @@ class CountingCrypto final : public crypto::Crypto {
   crypto::FakeCrypto inner_;
 };
 
+// One replica with a counting crypto, its start-up output taken.
+struct Lone {
+  Lone(const Config& config, ReplicaId id) : crypto(id), replica(config, id, crypto, kv) {
+    (void)replica.take_output();
+  }
+  CountingCrypto crypto;
+  kv::MapStore kv;
+  Replica replica;
+};
+
 wire::Request request(ClientId c, uint64_t timestamp, const std::string& value) {
   wire::Request r{c, timestamp, kv::encode_operation({kv::OpKind::put, "k", value}), {}};
   r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(c)).sign(wire::signing_bytes(r));
@@ -67,10 +77,8 @@ Config deferred() {
 }
 
 TEST(DeferredProposals, RequestsWaitForProposeAndShareOneBatch) {
-  CountingCrypto crypto(0);
-  kv::MapStore kv;
-  Replica primary(deferred(), 0, crypto, kv);
-  (void)primary.take_output();
+  Lone primary_host(deferred(), 0);
+  Replica& primary = primary_host.replica;
 
   primary.receive_request(request(1, 1, "a"));
   Output first = primary.take_output();
@@ -100,10 +108,8 @@ TEST(DeferredProposals, ProposeRespectsThePipelineAndBatchLimits) {
   Config c = deferred();
   c.pipeline_depth_max = 1;
   c.batch_requests_max = 2;
-  CountingCrypto crypto(0);
-  kv::MapStore kv;
-  Replica primary(c, 0, crypto, kv);
-  (void)primary.take_output();
+  Lone primary_host(c, 0);
+  Replica& primary = primary_host.replica;
   for (ClientId client = 1; client <= 5; ++client) primary.receive_request(request(client, 1, "v"));
   (void)primary.take_output();
   primary.propose();
@@ -115,10 +121,8 @@ TEST(DeferredProposals, ProposeRespectsThePipelineAndBatchLimits) {
 }
 
 TEST(DeferredProposals, ABackupNeverAsks) {
-  CountingCrypto crypto(1);
-  kv::MapStore kv;
-  Replica backup(deferred(), 1, crypto, kv);
-  (void)backup.take_output();
+  Lone backup_host(deferred(), 1);
+  Replica& backup = backup_host.replica;
   backup.receive_request(request(1, 1, "a"));
   Output out = backup.take_output();
   EXPECT_FALSE(out.propose);
@@ -138,10 +142,9 @@ wire::PrePrepare proposal(const Replica& backup, std::vector<wire::Request> batc
 }
 
 TEST(RequestChecks, ARequestCheckedOnArrivalIsNotCheckedAgainInAPrePrepare) {
-  CountingCrypto crypto(1);
-  kv::MapStore kv;
-  Replica backup(Config{}, 1, crypto, kv);
-  (void)backup.take_output();
+  Lone backup_host(Config{}, 1);
+  Replica& backup = backup_host.replica;
+  CountingCrypto& crypto = backup_host.crypto;
   const wire::Request known = request(1, 1, "a");
   backup.receive_request(known);
   (void)backup.take_output();
@@ -154,10 +157,9 @@ TEST(RequestChecks, ARequestCheckedOnArrivalIsNotCheckedAgainInAPrePrepare) {
 }
 
 TEST(RequestChecks, ARequestThatDiffersFromTheKnownOneIsChecked) {
-  CountingCrypto crypto(1);
-  kv::MapStore kv;
-  Replica backup(Config{}, 1, crypto, kv);
-  (void)backup.take_output();
+  Lone backup_host(Config{}, 1);
+  Replica& backup = backup_host.replica;
+  CountingCrypto& crypto = backup_host.crypto;
   const wire::Request known = request(1, 1, "a");
   backup.receive_request(known);
   (void)backup.take_output();
@@ -172,10 +174,9 @@ TEST(RequestChecks, ARequestThatDiffersFromTheKnownOneIsChecked) {
 }
 
 TEST(RequestChecks, AGatewaysRequestOverItsOwnLinkIsNotCheckedByABackup) {
-  CountingCrypto crypto(1);
-  kv::MapStore kv;
-  Replica backup(Config{}, 1, crypto, kv);
-  (void)backup.take_output();
+  Lone backup_host(Config{}, 1);
+  Replica& backup = backup_host.replica;
+  CountingCrypto& crypto = backup_host.crypto;
   const wire::Request r = gateway_request(2, 5, "a");
   backup.receive(2, r);
   EXPECT_EQ(crypto.client_checks, 0);
@@ -186,10 +187,9 @@ TEST(RequestChecks, AGatewaysRequestOverItsOwnLinkIsNotCheckedByABackup) {
 }
 
 TEST(RequestChecks, AGatewaysRequestFromAnotherReplicaIsChecked) {
-  CountingCrypto crypto(1);
-  kv::MapStore kv;
-  Replica backup(Config{}, 1, crypto, kv);
-  (void)backup.take_output();
+  Lone backup_host(Config{}, 1);
+  Replica& backup = backup_host.replica;
+  CountingCrypto& crypto = backup_host.crypto;
   // Replica 3 passes on (or forges) a request of replica 2's gateway.
   wire::Request forged = gateway_request(2, 5, "a");
   forged.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(3)).sign(wire::signing_bytes(forged));
@@ -202,10 +202,9 @@ TEST(RequestChecks, AGatewaysRequestFromAnotherReplicaIsChecked) {
 }
 
 TEST(RequestChecks, ThePrimaryChecksEvenALinkVouchedRequest) {
-  CountingCrypto crypto(0);
-  kv::MapStore kv;
-  Replica primary(Config{}, 0, crypto, kv);
-  (void)primary.take_output();
+  Lone primary_host(Config{}, 0);
+  Replica& primary = primary_host.replica;
+  CountingCrypto& crypto = primary_host.crypto;
   wire::Request bad = gateway_request(2, 5, "a");
   bad.sig[0] ^= 1;
   primary.receive(2, bad);
@@ -216,10 +215,9 @@ TEST(RequestChecks, ThePrimaryChecksEvenALinkVouchedRequest) {
 }
 
 TEST(RequestChecks, OwnGatewayRequestsAreNeitherCheckedNorRelayed) {
-  CountingCrypto crypto(1);
-  kv::MapStore kv;
-  Replica backup(Config{}, 1, crypto, kv);
-  (void)backup.take_output();
+  Lone backup_host(Config{}, 1);
+  Replica& backup = backup_host.replica;
+  CountingCrypto& crypto = backup_host.crypto;
   backup.receive_own_request(gateway_request(1, 0, "a"));
   EXPECT_EQ(crypto.client_checks, 0);
   EXPECT_TRUE(backup.take_output().sends.empty());
