@@ -42,6 +42,7 @@ Replica::Replica(const Config& config, ReplicaId id, const crypto::Crypto& crypt
     view_changes_[id_] = *d_.view_change;
     target_view_changes_[id_] = *d_.view_change;
     broadcast(*d_.view_change);
+    lonely_deadline_ = view_change_timeout();
   }
   next_status_ = config_.status_interval_ticks;
 }
@@ -102,6 +103,9 @@ void Replica::tick() {
   if (request_deadline_ && now_ >= *request_deadline_) {
     request_deadline_.reset();
     if (d_.view_active) start_view_change(d_.view + 1);
+  }
+  if (!d_.view_active && !view_change_deadline_ && lonely_deadline_ && now_ >= *lonely_deadline_) {
+    join_lonely_view_change();
   }
   if (view_change_deadline_ && now_ >= *view_change_deadline_) {
     view_change_deadline_.reset();

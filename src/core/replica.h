@@ -213,6 +213,7 @@ class Replica {
   NewViewPlan plan_new_view(View view, const std::vector<wire::ViewChange>& vcs);
   void enter_view(const wire::NewView& m, const NewViewPlan& plan);
   void join_higher_views();
+  void join_lonely_view_change();
 
   // status.cc
   void send_status();
@@ -242,6 +243,10 @@ class Replica {
   Output out_;
   RejectCounts rejected_;
   std::map<ClientId, wire::Request> pending_;        // known, not yet executed
+  // Entries of pending_ whose signature nobody here checked (vouched for by
+  // their gateway's link, or taken from an accepted batch): checked before
+  // this replica, as primary, proposes them.
+  std::set<ClientId> unchecked_;
   std::deque<std::pair<ClientId, uint64_t>> queue_;  // primary: arrival order
   std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
   std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;
@@ -252,6 +257,10 @@ class Replica {
   std::map<ReplicaId, wire::ViewChange> target_view_changes_;
   std::optional<uint64_t> request_deadline_;   // view change when it passes
   std::optional<uint64_t> view_change_deadline_;  // next view when NEW-VIEW is late
+  // While changing views without a quorum for the target view: when this
+  // passes and a peer's latest view change is for a later view, follow it
+  // (join_lonely_view_change).
+  std::optional<uint64_t> lonely_deadline_;
   uint32_t backoff_ = 0;                       // failed view changes in a row
   bool proposing_ = false;
   bool propose_asked_ = false;  // Output::propose given, propose() not yet called
