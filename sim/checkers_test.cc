@@ -335,6 +335,21 @@ TEST(Checkers, FastReadsMustSeeACompletedWrite) {
   history(future);
   future.checkers.finish({oa, ob, fast(11, 15, read_at("b", 0, 2))}, 50);
   EXPECT_EQ(future.first_checker(), "linearizability");
+
+  // Two fast reads, both concurrent with b: the later one may not go back.
+  auto fast2 = [&](uint64_t t, Time invoked, Time completed, Bytes result) {
+    ClientOp o = fast(invoked, completed, std::move(result));
+    o.timestamp = t;
+    return o;
+  };
+  History back;
+  history(back);
+  back.checkers.finish({oa, ob, fast2(1, 15, 21, read_at("b", 0, 2)), fast2(2, 22, 25, read_at("a", 0, 1))}, 50);
+  EXPECT_EQ(back.first_checker(), "linearizability");
+  History forward;
+  history(forward);
+  forward.checkers.finish({oa, ob, fast2(1, 15, 21, read_at("a", 0, 1)), fast2(2, 22, 25, read_at("b", 0, 2))}, 50);
+  EXPECT_TRUE(forward.checkers.ok());
 }
 
 }  // namespace

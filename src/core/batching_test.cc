@@ -225,5 +225,35 @@ TEST(RequestChecks, OwnGatewayRequestsAreNeitherCheckedNorRelayed) {
   EXPECT_DEATH(backup.receive_own_request(gateway_request(2, 0, "a")), "only this replica's gateway");
 }
 
+// A backup trusts a request its gateway's link vouches for; when it becomes
+// primary it checks the request before proposing it, so that a faulty
+// gateway's bad signature never reaches a correct primary's batch.
+TEST(RequestChecks, ABackupThatBecomesPrimaryChecksWhatItTrusted) {
+  Lone r1_host(Config{}, 1);
+  Replica& r1 = r1_host.replica;
+  wire::Request bad = gateway_request(3, 9, "a");
+  bad.sig[0] ^= 1;
+  r1.receive(3, bad);
+  EXPECT_EQ(r1_host.crypto.client_checks, 0);
+  (void)r1.take_output();
+  for (uint32_t t = 0; t < Config{}.view_change_timeout_ticks; ++t) r1.tick();
+  ASSERT_FALSE(r1.view_active());
+  ASSERT_EQ(r1.view(), 1u);
+  (void)r1.take_output();
+  for (ReplicaId from : {ReplicaId{0}, ReplicaId{2}}) {
+    wire::ViewChange vc;
+    vc.new_view = 1;
+    vc.replica = from;
+    vc.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(from)).sign(wire::signing_bytes(vc));
+    r1.receive(from, vc);
+  }
+  ASSERT_TRUE(r1.is_primary()) << r1.describe();
+  Output out = r1.take_output();
+  for (const wire::PrePrepare& pp : pre_prepares(out))
+    for (const wire::Request& r : pp.batch) EXPECT_NE(r.client, bad.client) << "proposed unchecked";
+  EXPECT_EQ(r1_host.crypto.client_checks, 1);
+  EXPECT_EQ(r1.rejected().bad_signature, 1u);
+}
+
 }  // namespace
 }  // namespace pbft::core

@@ -87,7 +87,12 @@ void Replica::accept_pre_prepare(const wire::PrePrepare& m) {
   for (const wire::Request& r : m.batch) {
     if (d_.clients.is_new(r.client, r.timestamp)) {
       auto it = pending_.find(r.client);
-      if (it == pending_.end() || it->second.timestamp < r.timestamp) add_pending(r);
+      if (it == pending_.end() || it->second.timestamp < r.timestamp) {
+        add_pending(r);
+        // From a batch whose requests this replica may not have checked
+        // (a NEW-VIEW's, or one it held): checked again before proposing.
+        if (pending_.contains(r.client)) unchecked_.insert(r.client);
+      }
     }
   }
   if (primary_of(d_.view) != id_) {

@@ -16,9 +16,6 @@
 //   6. If `propose` is set (Config::defer_proposals only), the primary has
 //      requests waiting for a batch: the host calls Replica::propose()
 //      soon, after the events already waiting to be handled.
-//   6. If `propose` is set (Config::defer_proposals only), the primary has
-//      requests waiting for a batch: the host calls Replica::propose()
-//      soon, after the events already waiting to be handled.
 #pragma once
 
 #include <optional>

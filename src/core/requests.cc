@@ -25,6 +25,8 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   // vouches for: the backups that get the request only inside the
   // pre-prepare check it there, and a faulty gateway replica that sent a
   // bad signature must not split them (a stalled slot, then a view change).
+  // A backup that trusts it marks it unchecked, so that it is checked if
+  // this replica becomes primary (propose_from_queue).
   const bool trusted =
       source == Source::own_gateway || (source == Source::gateway_link && !is_primary());
   if (!trusted && !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
@@ -57,6 +59,7 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   }
   add_pending(request);
   if (!pending_.contains(request.client)) return;  // over the limit
+  if (trusted && source == Source::gateway_link) unchecked_.insert(request.client);
   if (!d_.view_active) return;  // passed on when the next view starts
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
@@ -94,12 +97,14 @@ void Replica::add_pending(const wire::Request& request) {
     return;
   }
   pending_[request.client] = request;
+  unchecked_.erase(request.client);  // callers that did not check say so after
 }
 
 void Replica::forget_executed_pending() {
   std::erase_if(pending_, [&](const auto& entry) {
     return !d_.clients.is_new(entry.first, entry.second.timestamp);
   });
+  std::erase_if(unchecked_, [&](ClientId c) { return !pending_.contains(c); });
   std::erase_if(proposed_, [&](const auto& p) { return !d_.clients.is_new(p.first, p.second); });
 }
 
@@ -148,6 +153,18 @@ void Replica::propose_from_queue() {
       if (!fresh) {
         queue_.pop_front();
         continue;
+      }
+      if (unchecked_.contains(client)) {
+        // Every request in a correct primary's batch has a good signature:
+        // backups that check it and backups that trust their link then
+        // decide alike.
+        unchecked_.erase(client);
+        if (!crypto_.verify_client(client, wire::signing_bytes(it->second), it->second.sig)) {
+          ++rejected_.bad_signature;
+          pending_.erase(it);
+          queue_.pop_front();
+          continue;
+        }
       }
       if (!batch.empty() && bytes + it->second.operation.size() > config_.batch_bytes_max) break;
       bytes += it->second.operation.size();
