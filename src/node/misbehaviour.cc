@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "common/assert.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
 
@@ -74,13 +75,10 @@ bool corrupt_signatures(wire::Message& message) {
 }
 
 wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypto::Crypto& crypto) {
+  PBFT_ASSERT(!pp.batch.empty(), "an empty proposal has no empty conflicting one");
   wire::PrePrepare other = pp;
   other.batch.clear();
   other.digest = crypto.digest(wire::batch_bytes(other.batch));
-  if (other.digest == pp.digest) {  // pp was empty already: one no-op request instead
-    other.batch.push_back(wire::Request{});
-    other.digest = crypto.digest(wire::batch_bytes(other.batch));
-  }
   other.sig = crypto.sign(wire::signing_bytes(other));
   return other;
 }

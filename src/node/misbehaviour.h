@@ -70,7 +70,8 @@ Bytes forge_result(ByteView result);
 bool corrupt_signatures(wire::Message& message);
 
 // Misbehaviour::equivocate: a pre-prepare for the same view and sequence
-// number with an empty batch (a different digest), signed as `pp` is.
+// number with an empty batch (a different digest), signed as `pp` is; `pp`
+// must not be empty (an empty proposal is sent as it is).
 wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypto::Crypto& crypto);
 
 // Misbehaviour::wrong_checkpoint_digest: a checkpoint message gets another

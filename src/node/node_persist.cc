@@ -95,7 +95,7 @@ void Node::send_now(core::Send s) {
       forge_checkpoint_digest(s.message, crypto_);
       break;
     case Misbehaviour::equivocate:
-      if (const auto* pp = std::get_if<wire::PrePrepare>(&s.message); pp && !s.to) {
+      if (const auto* pp = std::get_if<wire::PrePrepare>(&s.message); pp && !s.to && !pp->batch.empty()) {
         // The lower half of the peers gets the real proposal, the rest another.
         const wire::Message other = conflicting_pre_prepare(*pp, crypto_);
         uint32_t sent = 0;
