@@ -22,6 +22,14 @@ struct Config {
   uint32_t state_fetch_retry_ticks = 50;   // re-ask for state after this long
   uint32_t pending_clients_max = 100000;   // clients with a request waiting
   uint32_t retransmit_slots_max = 64;      // slots covered by one STATUS answer
+  // A primary too slow for what the backups see is replaced (Aardvark's
+  // rule, in its simplest form): a backup that has held a request from a
+  // gateway's link this long without a pre-prepare for it, while the
+  // primary had room to propose (pipeline and window not full), starts a
+  // view change. A correct primary proposes within a turn of its event
+  // loop; a slow one that stays just under view_change_timeout_ticks per
+  // batch is caught long before that. 0: off.
+  uint32_t proposal_timeout_ticks = 20;
   // Who decides when the primary closes a batch. false: as soon as a
   // request arrives and the pipeline has room. true: the primary asks
   // through Output::propose and batches when the host calls

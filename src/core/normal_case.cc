@@ -85,6 +85,7 @@ void Replica::accept_pre_prepare(const wire::PrePrepare& m) {
   slot.pre_prepare = m;
   d_.last_proposed = std::max(d_.last_proposed, m.seq);
   for (const wire::Request& r : m.batch) {
+    awaiting_proposal_.erase(r.client);
     if (d_.clients.is_new(r.client, r.timestamp)) {
       auto it = pending_.find(r.client);
       if (it == pending_.end() || it->second.timestamp < r.timestamp) {

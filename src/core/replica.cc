@@ -104,6 +104,7 @@ void Replica::tick() {
     request_deadline_.reset();
     if (d_.view_active) start_view_change(d_.view + 1);
   }
+  check_primary_speed();
   if (!d_.view_active && !view_change_deadline_ && lonely_deadline_ && now_ >= *lonely_deadline_) {
     join_lonely_view_change();
   }
@@ -151,6 +152,24 @@ void Replica::restart_request_timer() {
 }
 
 void Replica::stop_request_timer() { request_deadline_.reset(); }
+
+void Replica::check_primary_speed() {
+  if (config_.proposal_timeout_ticks == 0 || awaiting_proposal_.empty() || !d_.view_active || is_primary())
+    return;
+  const Seq in_flight = d_.last_proposed > d_.last_executed ? d_.last_proposed - d_.last_executed : 0;
+  const bool room = in_flight < config_.pipeline_depth_max && d_.last_proposed < d_.stable_seq + config_.window_size;
+  if (!room) {
+    // A full pipeline excuses the primary: the wait starts again when it
+    // has room.
+    for (auto& [client, since] : awaiting_proposal_) since = std::max(since, now_);
+    return;
+  }
+  uint64_t oldest = now_;
+  for (const auto& [client, since] : awaiting_proposal_) oldest = std::min(oldest, since);
+  if (now_ < oldest + config_.proposal_timeout_ticks) return;
+  ++slow_primary_view_changes_;
+  start_view_change(d_.view + 1);
+}
 
 void Replica::send(ReplicaId to, wire::Message m) {
   PBFT_ASSERT(to != id_, "a replica does not send to itself");

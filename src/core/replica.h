@@ -124,6 +124,9 @@ class Replica {
   Seq stable_seq() const { return d_.stable_seq; }
   const DurableState& durable() const { return d_; }
   const RejectCounts& rejected() const { return rejected_; }
+  // View changes this replica started because the primary left a request
+  // unproposed for Config::proposal_timeout_ticks.
+  uint64_t slow_primary_view_changes() const { return slow_primary_view_changes_; }
   const Config& config() const { return config_; }
   // Read-only views for metrics and the dashboard (no behaviour depends on
   // them): the checkpoint votes collected above the stable checkpoint, the
@@ -222,6 +225,7 @@ class Replica {
   // timers
   void restart_request_timer();
   void stop_request_timer();
+  void check_primary_speed();
   uint64_t view_change_timeout() const;
 
   template <typename M>
@@ -247,6 +251,10 @@ class Replica {
   // their gateway's link, or taken from an accepted batch): checked before
   // this replica, as primary, proposes them.
   std::set<ClientId> unchecked_;
+  // Backups: requests from a gateway's link not yet in a pre-prepare, with
+  // the tick they arrived at (Config::proposal_timeout_ticks).
+  std::map<ClientId, uint64_t> awaiting_proposal_;
+  uint64_t slow_primary_view_changes_ = 0;
   std::deque<std::pair<ClientId, uint64_t>> queue_;  // primary: arrival order
   std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
   std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;

@@ -61,6 +61,10 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   if (!pending_.contains(request.client)) return;  // over the limit
   if (trusted && source == Source::gateway_link) unchecked_.insert(request.client);
   if (!d_.view_active) return;  // passed on when the next view starts
+  // The gateways send their requests to the primary themselves: a backup
+  // that has one knows the primary has it too.
+  if ((source == Source::gateway_link || source == Source::own_gateway) && !is_primary())
+    awaiting_proposal_.emplace(request.client, now_);
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
     propose_batches();
@@ -105,6 +109,7 @@ void Replica::forget_executed_pending() {
     return !d_.clients.is_new(entry.first, entry.second.timestamp);
   });
   std::erase_if(unchecked_, [&](ClientId c) { return !pending_.contains(c); });
+  std::erase_if(awaiting_proposal_, [&](const auto& e) { return !pending_.contains(e.first); });
   std::erase_if(proposed_, [&](const auto& p) { return !d_.clients.is_new(p.first, p.second); });
 }
 

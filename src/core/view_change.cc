@@ -18,6 +18,7 @@ void Replica::start_view_change(View new_view) {
   stop_request_timer();
   view_change_deadline_.reset();
   lonely_deadline_ = now_ + view_change_timeout();
+  awaiting_proposal_.clear();
   queue_.clear();
   proposed_.clear();
   d_.view_change = make_view_change(new_view);
@@ -236,6 +237,7 @@ void Replica::enter_view(const wire::NewView& m, const NewViewPlan& plan) {
   d_.slots.clear();
   queue_.clear();
   proposed_.clear();
+  awaiting_proposal_.clear();
   view_change_deadline_.reset();
   std::erase_if(view_changes_, [&](const auto& e) { return e.second.new_view <= m.view; });
   target_view_changes_.clear();

@@ -42,9 +42,12 @@ enum class Misbehaviour : uint8_t {
   // With every protocol message it sends, sends one it sent before again
   // (an old view, an old sequence number, a vote already counted).
   replay = 6,
+  // As the primary, holds each batch for 80% of the view-change timeout
+  // before proposing it.
+  slow_primary = 7,
 };
 
-inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 7> misbehaviour_names{{
+inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 8> misbehaviour_names{{
     {Misbehaviour::none, "none"},
     {Misbehaviour::wrong_results, "wrong-results"},
     {Misbehaviour::silent, "silent"},
@@ -52,6 +55,7 @@ inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 7> misbeh
     {Misbehaviour::equivocate, "equivocate"},
     {Misbehaviour::wrong_checkpoint_digest, "wrong-checkpoint-digest"},
     {Misbehaviour::replay, "replay"},
+    {Misbehaviour::slow_primary, "slow-primary"},
 }};
 
 std::string_view to_string(Misbehaviour m);

@@ -15,7 +15,7 @@ TEST(Misbehaviour, EveryModeParsesByItsName) {
   }
   EXPECT_EQ(parse_misbehaviour("Silent"), std::nullopt);
   EXPECT_EQ(misbehaviour_choices(),
-            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay");
+            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay, slow-primary");
 }
 
 TEST(Misbehaviour, CorruptSignaturesFlipsTheMessageSignature) {

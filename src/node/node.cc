@@ -44,6 +44,7 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
       config_(std::move(config)),
       crypto_(make_keyring(config_)),
       tick_timer_(io),
+      propose_timer_(io),
       ids_(std::random_device{}()) {
   auto log = logger("node");
   storage_ = open_storage(config_);
@@ -122,6 +123,7 @@ void Node::stop() {
   if (stopped_) return;
   stopped_ = true;
   tick_timer_.cancel();
+  propose_timer_.cancel();
   http_->stop();
   network_->stop();
   gateway_->cancel_all();

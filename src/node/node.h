@@ -118,6 +118,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<http::Server> http_;
   boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer propose_timer_;  // Misbehaviour::slow_primary
   bool stopped_ = false;
   bool in_output_ = false;
 

@@ -151,6 +151,9 @@ std::string Node::metrics_text() {
            static_cast<double>(p.bad_replies));
   w.single("pbft_state_transfers_completed_total", T::counter, "State transfers completed.",
            static_cast<double>(metrics_.state_transfers_completed));
+  w.single("pbft_slow_primary_view_changes_total", T::counter,
+           "View changes this replica started because the primary left a request unproposed too long.",
+           static_cast<double>(replica_->slow_primary_view_changes()));
   w.single("pbft_fast_reads_total", T::counter, "Reads this gateway answered by the read-only fast path.",
            static_cast<double>(metrics_.fast_reads));
   w.single("pbft_fast_read_fallbacks_total", T::counter,

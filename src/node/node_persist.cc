@@ -112,6 +112,7 @@ void Node::send_now(core::Send s) {
       break;
     case Misbehaviour::none:
     case Misbehaviour::wrong_results:
+    case Misbehaviour::slow_primary:
       break;
   }
   if (s.to) network_->send(*s.to, s.message);
@@ -144,12 +145,23 @@ void Node::send_now(core::ClientReply r) {
 void Node::propose_later() {
   if (propose_posted_) return;
   propose_posted_ = true;
-  boost::asio::post(io_, [this] {
+  auto propose = [this] {
     propose_posted_ = false;
     if (stopped_) return;
     replica_->propose();
     run_output();
-  });
+  };
+  if (config_.misbehave == Misbehaviour::slow_primary) {
+    // Each batch waits 80% of the view-change timeout: never long enough
+    // for the request timers, as slow as they allow.
+    const uint64_t ms = uint64_t{config_.protocol.view_change_timeout_ticks} * config_.tick_ms * 8 / 10;
+    propose_timer_.expires_after(std::chrono::milliseconds(ms));
+    propose_timer_.async_wait([propose](auto ec) {
+      if (!ec) propose();
+    });
+    return;
+  }
+  boost::asio::post(io_, propose);
 }
 
 }  // namespace pbft::node

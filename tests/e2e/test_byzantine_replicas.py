@@ -1,12 +1,14 @@
 """The dev cluster (5 replicas, f = 1) with one replica in a test-only Byzantine
 mode: silent (sends nothing to its peers and no replies), corrupt-signatures
 (every protocol message it sends carries a broken signature inside a valid
-frame), equivocate (as primary, two different signed proposals for each
+frame), slow-primary (holds each batch just under the view-change
+timeout), equivocate (as primary, two different signed proposals for each
 slot), wrong-checkpoint-digest (signed checkpoints of a state it does not
 have) or replay (sends old messages again). As a backup it must not stop
 the others; as the primary it must be replaced, every acknowledged write
 must be readable afterwards, and the correct replicas must agree."""
 import json
+import time
 import unittest
 
 from cluster import Cluster
@@ -25,6 +27,13 @@ def rejected_bad_signatures(c, i):
                 and 'reason="bad_signature"' in line:
             total += int(float(line.rsplit(" ", 1)[1]))
     return total
+
+
+def metric_value(c, i, name):
+    for line in c.request(i, "GET", "/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
 
 
 class ByzantineReplicas(unittest.TestCase):
@@ -85,6 +94,18 @@ class ByzantineReplicas(unittest.TestCase):
             signers = {e["replica"] for e in snap["certificate"]}
             self.assertEqual(len(signers), 4, snap)
             self.assertNotIn(4, signers, "a checkpoint certificate holds only matching digests")
+
+    def test_slow_primary_is_replaced(self):
+        # It would hold each batch 4 s (80% of the 5 s view-change timeout);
+        # the backups replace it once a request waits 200 ms unproposed.
+        with Cluster(replica_env={0: byzantine("slow-primary")}) as c:
+            c.start()
+            started = time.time()
+            self.write_and_read_back(c, [1, 2, 3, 4], 10)
+            self.assertLess(time.time() - started, 20, "10 writes and reads, 4 s per batch would take 40 s")
+            self.assertGreaterEqual(c.state(2)["view"], 1)
+            suspicions = sum(metric_value(c, i, "pbft_slow_primary_view_changes_total") for i in (1, 2, 3, 4))
+            self.assertGreaterEqual(suspicions, 2, "f+1 backups saw the primary stall")
 
     def test_replaying_backup_does_not_stop_the_others(self):
         with Cluster(replica_env={4: byzantine("replay")}) as c:

@@ -1,0 +1,86 @@
+// Config::proposal_timeout_ticks: a backup replaces a primary that leaves a
+// gateway's request unproposed while it has room to propose.
+#include <gtest/gtest.h>
+
+#include "common/client_id.h"
+#include "core/replica.h"
+#include "crypto/fake_crypto.h"
+#include "kv/map_store.h"
+#include "kv/operation.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+namespace {
+
+constexpr uint64_t secret = 17;
+
+wire::Request gateway_request(ReplicaId gateway, uint32_t slot) {
+  wire::Request r{gateway_client_id(gateway, slot), 1, kv::encode_operation({kv::OpKind::put, "k", "v"}), {}};
+  r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(r.client)).sign(wire::signing_bytes(r));
+  return r;
+}
+
+struct Backup {
+  explicit Backup(Config c = {}) : config(c), crypto(secret, crypto::Principal::replica(1)), replica(c, 1, crypto, kv) {
+    (void)replica.take_output();
+  }
+  void ticks(uint32_t n) {
+    for (uint32_t t = 0; t < n; ++t) replica.tick();
+    (void)replica.take_output();
+  }
+  Config config;
+  crypto::FakeCrypto crypto;
+  kv::MapStore kv;
+  Replica replica;
+};
+
+TEST(SlowPrimary, ARequestLeftUnproposedReplacesThePrimary) {
+  Backup b;
+  b.replica.receive(2, gateway_request(2, 1));
+  b.ticks(b.config.proposal_timeout_ticks - 1);
+  EXPECT_TRUE(b.replica.view_active());
+  b.ticks(1);
+  EXPECT_FALSE(b.replica.view_active());
+  EXPECT_EQ(b.replica.view(), 1u);
+  EXPECT_EQ(b.replica.slow_primary_view_changes(), 1u);
+}
+
+TEST(SlowPrimary, AProposedRequestIsNotWaitedFor) {
+  Backup b;
+  const wire::Request r = gateway_request(2, 1);
+  b.replica.receive(2, r);
+  b.ticks(1);
+  wire::PrePrepare pp{0, 1, b.replica.batch_digest({r}), {r}, {}};
+  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
+  b.replica.receive(0, pp);
+  b.ticks(2 * b.config.proposal_timeout_ticks);
+  EXPECT_TRUE(b.replica.view_active());
+  EXPECT_EQ(b.replica.slow_primary_view_changes(), 0u);
+}
+
+TEST(SlowPrimary, AFullPipelineExcusesThePrimary) {
+  Config c;
+  c.pipeline_depth_max = 1;
+  Backup b(c);
+  const wire::Request first = gateway_request(2, 1);
+  b.replica.receive(2, first);
+  wire::PrePrepare pp{0, 1, b.replica.batch_digest({first}), {first}, {}};
+  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
+  b.replica.receive(0, pp);  // in flight, not executed: the pipeline is full
+  b.replica.receive(2, gateway_request(2, 2));
+  b.ticks(2 * c.proposal_timeout_ticks);
+  EXPECT_TRUE(b.replica.view_active());
+  EXPECT_EQ(b.replica.slow_primary_view_changes(), 0u);
+}
+
+TEST(SlowPrimary, OffWhenTheTimeoutIsZero) {
+  Config c;
+  c.proposal_timeout_ticks = 0;
+  Backup b(c);
+  b.replica.receive(2, gateway_request(2, 1));
+  b.ticks(c.view_change_timeout_ticks - 1);
+  EXPECT_TRUE(b.replica.view_active());
+}
+
+}  // namespace
+}  // namespace pbft::core
