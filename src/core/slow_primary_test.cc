@@ -20,6 +20,13 @@ wire::Request gateway_request(ReplicaId gateway, uint32_t slot) {
   return r;
 }
 
+// Primary 0's pre-prepare at seq 1.
+wire::PrePrepare proposal(const Replica& backup, const wire::Request& r) {
+  wire::PrePrepare pp{0, 1, backup.batch_digest({r}), {r}, {}};
+  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
+  return pp;
+}
+
 struct Backup {
   explicit Backup(Config c = {}) : config(c), crypto(secret, crypto::Principal::replica(1)), replica(c, 1, crypto, kv) {
     (void)replica.take_output();
@@ -50,9 +57,7 @@ TEST(SlowPrimary, AProposedRequestIsNotWaitedFor) {
   const wire::Request r = gateway_request(2, 1);
   b.replica.receive(2, r);
   b.ticks(1);
-  wire::PrePrepare pp{0, 1, b.replica.batch_digest({r}), {r}, {}};
-  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
-  b.replica.receive(0, pp);
+  b.replica.receive(0, proposal(b.replica, r));
   b.ticks(2 * b.config.proposal_timeout_ticks);
   EXPECT_TRUE(b.replica.view_active());
   EXPECT_EQ(b.replica.slow_primary_view_changes(), 0u);
@@ -64,9 +69,7 @@ TEST(SlowPrimary, AFullPipelineExcusesThePrimary) {
   Backup b(c);
   const wire::Request first = gateway_request(2, 1);
   b.replica.receive(2, first);
-  wire::PrePrepare pp{0, 1, b.replica.batch_digest({first}), {first}, {}};
-  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
-  b.replica.receive(0, pp);  // in flight, not executed: the pipeline is full
+  b.replica.receive(0, proposal(b.replica, first));  // in flight, not executed: the pipeline is full
   b.replica.receive(2, gateway_request(2, 2));
   b.ticks(2 * c.proposal_timeout_ticks);
   EXPECT_TRUE(b.replica.view_active());
