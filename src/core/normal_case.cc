@@ -40,7 +40,7 @@ bool Replica::valid_pre_prepare(const wire::PrePrepare& m, bool check_batch) {
     auto known = pending_.find(r.client);
     const bool checked = known != pending_.end() && known->second == r;
     if (!clients.insert(r.client).second ||
-        (!checked && !crypto_.verify_client(r.client, wire::signing_bytes(r), r.sig))) {
+        (!checked && !client_signed(r))) {
       ++rejected_.malformed;
       return false;
     }

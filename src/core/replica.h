@@ -159,7 +159,10 @@ class Replica {
   };
   void handle_request(const wire::Request& request, Source source);
   void propose_batches();
+  void propose_now();
   void propose_from_queue();
+  // The request's signature is its client's.
+  bool client_signed(const wire::Request& request) const;
   void add_pending(const wire::Request& request);
   void forget_executed_pending();
   // The read-only fast path (Castro & Liskov 5.1.3): a read answered from

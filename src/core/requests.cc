@@ -10,11 +10,11 @@ namespace pbft::core {
 
 void Replica::handle_request(const wire::Request& request, Source source) {
   const bool from_client = source != Source::relayed;
+  const bool vouched = source == Source::own_gateway || source == Source::gateway_link;
   if ((request.flags & wire::Request::flag_read_only) != 0) {
     // Not ordered, so no batch to keep clean: the link's word is enough.
-    if (source == Source::relayed) return;  // answered to the client only
-    const bool vouched = source == Source::own_gateway || source == Source::gateway_link;
-    if (!vouched && !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
+    if (!from_client) return;  // answered to the client only
+    if (!vouched && !client_signed(request)) {
       ++rejected_.bad_signature;
       return;
     }
@@ -27,9 +27,8 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   // bad signature must not split them (a stalled slot, then a view change).
   // A backup that trusts it marks it unchecked, so that it is checked if
   // this replica becomes primary (propose_from_queue).
-  const bool trusted =
-      source == Source::own_gateway || (source == Source::gateway_link && !is_primary());
-  if (!trusted && !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
+  const bool trusted = vouched && (source == Source::own_gateway || !is_primary());
+  if (!trusted && !client_signed(request)) {
     ++rejected_.bad_signature;
     return;
   }
@@ -63,8 +62,7 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   if (!d_.view_active) return;  // passed on when the next view starts
   // The gateways send their requests to the primary themselves: a backup
   // that has one knows the primary has it too.
-  if ((source == Source::gateway_link || source == Source::own_gateway) && !is_primary())
-    awaiting_proposal_.emplace(request.client, now_);
+  if (vouched && !is_primary()) awaiting_proposal_.emplace(request.client, now_);
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
     propose_batches();
@@ -72,6 +70,10 @@ void Replica::handle_request(const wire::Request& request, Source source) {
     send(primary_of(d_.view), request);
   }
   if (!request_deadline_) restart_request_timer();
+}
+
+bool Replica::client_signed(const wire::Request& request) const {
+  return crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig);
 }
 
 void Replica::answer_read_only(const wire::Request& request) {
@@ -127,18 +129,19 @@ void Replica::propose_batches() {
     }
     return;
   }
-  proposing_ = true;
-  propose_from_queue();
-  proposing_ = false;
+  propose_now();
 }
 
 void Replica::propose() {
   propose_asked_ = false;
-  if (!is_primary() || proposing_) return;
+  // What is left waits for room in the pipeline: execution asks again.
+  if (is_primary() && !proposing_) propose_now();
+}
+
+void Replica::propose_now() {
   proposing_ = true;
   propose_from_queue();
   proposing_ = false;
-  // What is left waits for room in the pipeline: execution asks again.
 }
 
 void Replica::propose_from_queue() {
@@ -164,7 +167,7 @@ void Replica::propose_from_queue() {
         // backups that check it and backups that trust their link then
         // decide alike.
         unchecked_.erase(client);
-        if (!crypto_.verify_client(client, wire::signing_bytes(it->second), it->second.sig)) {
+        if (!client_signed(it->second)) {
           ++rejected_.bad_signature;
           pending_.erase(it);
           queue_.pop_front();
