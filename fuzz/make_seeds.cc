@@ -70,7 +70,7 @@ std::vector<std::pair<std::string, wire::Message>> examples(const Signers& s) {
   header = signed_by(r3, header);
   wire::NewView nv = signed_by(r3, wire::NewView{3, {vc}, {header}, 3, {}});
   wire::Reply reply{0, 1, fuzz::first_client, 3, Bytes{1, 2, 3}};
-  wire::Status status{3, 0, true, 0, 0, {1, 3, 7}};
+  wire::Status status{3, 0, true, 0, 0, {1, 3, 7}, 1};
   std::vector<wire::Checkpoint> certificate;
   for (ReplicaId i : {0u, 2u, 3u}) certificate.push_back(signed_by(s.replicas[i], wire::Checkpoint{2, digest, i, {}}));
   wire::StableCheckpoint stable{certificate};

@@ -140,6 +140,7 @@ struct Clamp {
     m.view %= 8;
     m.stable_seq %= 64;
     m.last_executed %= 64;
+    m.asks_view %= 8;
   }
   void operator()(wire::StableCheckpoint& m) const {
     for (auto& c : m.certificate) (*this)(c);

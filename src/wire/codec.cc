@@ -134,6 +134,7 @@ void put(Writer& w, const Status& m) {
   w.u64(m.stable_seq);
   w.u64(m.last_executed);
   w.bytes(m.slot_flags, status_slots_max, "status slots");
+  w.u64(m.asks_view);
 }
 
 void put(Writer& w, const StableCheckpoint& m) {
@@ -352,7 +353,7 @@ bool get(Reader& r, Reply& m) {
 bool get(Reader& r, Status& m) {
   return r.u32(m.replica) && r.u64(m.view) && r.boolean(m.view_active) &&
          r.u64(m.stable_seq) && r.u64(m.last_executed) &&
-         r.bytes(m.slot_flags, status_slots_max, "status slots");
+         r.bytes(m.slot_flags, status_slots_max, "status slots") && r.u64(m.asks_view);
 }
 
 bool get(Reader& r, StableCheckpoint& m) {

@@ -27,7 +27,8 @@ namespace pbft::wire {
 
 inline constexpr uint32_t frame_magic = 0x564b4250;  // "PBKV" little-endian
 // 2: requests carry flags, replies a sequence number and an optional signature.
-inline constexpr uint8_t frame_version = 2;
+// 3: a status carries the view change its sender asks for.
+inline constexpr uint8_t frame_version = 3;
 inline constexpr size_t frame_header_size = 24;
 inline constexpr size_t frame_body_bytes_max = 64u << 20;
 inline constexpr size_t operation_bytes_max = 2u << 20;

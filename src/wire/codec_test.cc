@@ -247,7 +247,7 @@ TEST(Codec, HeaderLayout) {
   Bytes frame = encode_frame(cluster, m);
   ASSERT_GE(frame.size(), frame_header_size);
   EXPECT_EQ(std::string(frame.begin(), frame.begin() + 4), "PBKV");
-  EXPECT_EQ(frame[4], 2);
+  EXPECT_EQ(frame[4], 3);
   EXPECT_EQ(frame[4], frame_version);
   EXPECT_EQ(frame[5], static_cast<uint8_t>(MessageType::prepare));
   EXPECT_EQ(get_le(frame, 6, 2), 0u);
@@ -271,7 +271,8 @@ TEST(Codec, HeaderLayout) {
 }
 
 TEST(Codec, HandBuiltFrameDecodes) {
-  // Status: replica, view, view_active, stable_seq, last_executed, flags.
+  // Status: replica, view, view_active, stable_seq, last_executed, flags,
+  // asks_view.
   Bytes body;
   put_le(body, 3, 4);
   put_le(body, 9, 8);
@@ -281,11 +282,15 @@ TEST(Codec, HandBuiltFrameDecodes) {
   put_le(body, 2, 4);
   body.push_back(1);
   body.push_back(7);
+  put_le(body, 10, 8);
   Decoded<Message> d = decode_frame(make_frame(MessageType::status, cluster, body), cluster);
   ASSERT_TRUE(d.ok()) << d.error;
   EXPECT_EQ(std::get<Status>(*d.value),
             (Status{.replica = 3, .view = 9, .view_active = true, .stable_seq = 10, .last_executed = 12,
-                    .slot_flags = {1, 7}}));
+                    .slot_flags = {1, 7}, .asks_view = 10}));
+  // A status of frame version 2, without asks_view, is truncated.
+  body.resize(body.size() - 8);
+  EXPECT_FALSE(decode_frame(make_frame(MessageType::status, cluster, body), cluster).ok());
 }
 
 TEST(Codec, RejectsFlippedBodyByte) {
@@ -325,7 +330,7 @@ TEST(Codec, RejectsBadHeaderFields) {
     const char* what;
   };
   const Case cases[] = {
-      {0, 'X', "magic"},    {3, 'k', "magic"},     {4, 0, "version"},  {4, 1, "version"},  {4, 3, "version"},
+      {0, 'X', "magic"},    {3, 'k', "magic"},     {4, 0, "version"},  {4, 2, "version"},  {4, 4, "version"},
       {5, 0, "type"},       {5, 13, "type"},       {5, 255, "type"},   {6, 1, "reserved"},
       {7, 0x80, "reserved"},
   };
@@ -444,7 +449,7 @@ std::vector<ListCase> list_cases() {
       {"request operation", "operation", MessageType::request, zeros(16), operation_bytes_max, 1, zeros(1 + 64)},
       {"reply result", "result", MessageType::reply, zeros(28), result_bytes_max, 1, zeros(8 + 1)},
       {"pre-prepare batch", "batch", MessageType::pre_prepare, zeros(48), batch_requests_max, request, zeros(64)},
-      {"status slots", "slots", MessageType::status, zeros(29), status_slots_max, 1, {}},
+      {"status slots", "slots", MessageType::status, zeros(29), status_slots_max, 1, zeros(8)},
       {"stable checkpoint", "checkpoints", MessageType::stable_checkpoint, {}, certificate_entries_max, checkpoint, {}},
       {"view-change checkpoints", "checkpoints", MessageType::view_change, zeros(16), certificate_entries_max, checkpoint,
        zeros(4 + 4 + 64)},

@@ -122,7 +122,10 @@ struct Reply {
 };
 
 // Periodic summary a replica sends so that its peers can resend what it
-// misses. slot_flags[i] describes seq last_executed + 1 + i.
+// misses. slot_flags[i] describes seq last_executed + 1 + i. A replica that
+// suspects the primary of `view` asks here for a view change to asks_view
+// (> view; 0 when it asks for none) while it goes on working in `view`; it
+// sends the status at once when it starts asking (docs/PROTOCOL.md).
 struct Status {
   ReplicaId replica = 0;
   View view = 0;
@@ -130,6 +133,7 @@ struct Status {
   Seq stable_seq = 0;
   Seq last_executed = 0;
   std::vector<uint8_t> slot_flags;
+  View asks_view = 0;
   bool operator==(const Status&) const = default;
 
   static constexpr uint8_t has_pre_prepare = 1;

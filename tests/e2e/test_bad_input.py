@@ -1,8 +1,14 @@
 """Every malformed request gets its error status and a JSON body; the cluster keeps serving."""
+import os
+import re
 import struct
 import unittest
 
 from cluster import Cluster
+
+# The wire's frame version, read from the codec so that this test follows it.
+with open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "wire", "codec.h")) as f:
+    FRAME_VERSION = int(re.search(r"frame_version = (\d+);", f.read()).group(1))
 
 
 class BadInput(unittest.TestCase):
@@ -61,7 +67,7 @@ class BadInput(unittest.TestCase):
         for sender in (1, 9):
             before = c.state(3)
             body = struct.pack("<QQ32sI", 0, before["last_applied"] + 1, b"\x01" * 32, sender)
-            header = struct.pack("<IBBHQII", 0x564B4250, 2, 4, 0, 1, len(body), crc32c(body))  # frame version 2
+            header = struct.pack("<IBBHQII", 0x564B4250, FRAME_VERSION, 4, 0, 1, len(body), crc32c(body))
             frame = struct.pack("<I", sender) + header + body + b"\x00" * 32
             c.send_raw(3, frame)
             c.wait_for(lambda: c.state(3)["transport"]["bad_macs"] > before["transport"]["bad_macs"], 5,
