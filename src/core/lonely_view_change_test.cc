@@ -21,15 +21,19 @@ wire::ViewChange view_change(View to, ReplicaId from) {
   return vc;
 }
 
-// Replica 1 of 4, changing alone to view 1 (its request timer expired).
+// Replica 1 of 4, changing to view 1 (its request timer expired and two
+// peers asked for view 1 too) but without view changes from them.
 struct Alone {
   Alone() : crypto(secret, crypto::Principal::replica(1)), replica(Config{}, 1, crypto, kv) {
     wire::Request r{7, 1, kv::encode_operation({kv::OpKind::put, "k", "v"}), {}};
     r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(7)).sign(wire::signing_bytes(r));
     replica.receive_request(r);
     ticks(Config{}.view_change_timeout_ticks);
+    EXPECT_EQ(replica.asked_view(), 1u);
+    for (ReplicaId peer : {2u, 3u}) replica.receive(peer, wire::Status{peer, 0, true, 0, 0, {}, 1});
     EXPECT_EQ(replica.view(), 1u);
     EXPECT_FALSE(replica.view_active());
+    (void)replica.take_output();
   }
   void ticks(uint32_t n) {
     for (uint32_t t = 0; t < n; ++t) replica.tick();

@@ -57,7 +57,7 @@ void Replica::on_pre_prepare(const wire::PrePrepare& m) {
     // Two signed proposals for one (view, seq): the primary equivocated.
     if (valid_pre_prepare(m, false)) {
       ++rejected_.conflicting;
-      start_view_change(d_.view + 1);
+      ask_view_change(d_.view + 1);
     }
     return;
   }
@@ -70,7 +70,7 @@ void Replica::on_pre_prepare(const wire::PrePrepare& m) {
     // A signed proposal that contradicts what a quorum committed: only a
     // faulty primary sends that.
     ++rejected_.conflicting;
-    start_view_change(d_.view + 1);
+    ask_view_change(d_.view + 1);
     return;
   }
   accept_pre_prepare(m);

@@ -102,7 +102,7 @@ void Replica::tick() {
   ++now_;
   if (request_deadline_ && now_ >= *request_deadline_) {
     request_deadline_.reset();
-    if (d_.view_active) start_view_change(d_.view + 1);
+    ask_view_change(d_.view + 1);
   }
   check_primary_speed();
   if (!d_.view_active && !view_change_deadline_ && lonely_deadline_ && now_ >= *lonely_deadline_) {
@@ -167,8 +167,7 @@ void Replica::check_primary_speed() {
   uint64_t oldest = now_;
   for (const auto& [client, since] : awaiting_proposal_) oldest = std::min(oldest, since);
   if (now_ < oldest + config_.proposal_timeout_ticks) return;
-  ++slow_primary_view_changes_;
-  start_view_change(d_.view + 1);
+  if (ask_view_change(d_.view + 1)) ++slow_primary_view_changes_;
 }
 
 void Replica::send(ReplicaId to, wire::Message m) {
@@ -195,6 +194,7 @@ std::string Replica::describe() const {
     << (is_primary() ? " primary" : "") << " h=" << d_.stable_seq << " exec=" << d_.last_executed
     << " proposed=" << d_.last_proposed << " slots=" << d_.slots.size()
     << " pending=" << pending_.size();
+  if (d_.view_active && asked_view_ > d_.view) s << " asks=v" << asked_view_;
   if (fetching_) s << " fetching=" << fetching_->seq;
   return s.str();
 }

@@ -124,9 +124,12 @@ class Replica {
   Seq stable_seq() const { return d_.stable_seq; }
   const DurableState& durable() const { return d_; }
   const RejectCounts& rejected() const { return rejected_; }
-  // View changes this replica started because the primary left a request
+  // View changes this replica asked for because the primary left a request
   // unproposed for Config::proposal_timeout_ticks.
   uint64_t slow_primary_view_changes() const { return slow_primary_view_changes_; }
+  // The view this replica asks to change to while it still works in its
+  // view (0 or at most view(): it asks for none).
+  View asked_view() const { return asked_view_; }
   const Config& config() const { return config_; }
   // Read-only views for metrics and the dashboard (no behaviour depends on
   // them): the checkpoint votes collected above the stable checkpoint, the
@@ -220,6 +223,11 @@ class Replica {
   void enter_view(const wire::NewView& m, const NewViewPlan& plan);
   void join_higher_views();
   void join_lonely_view_change();
+  // A suspicion of the primary: ask the others for a view change to
+  // `target` and keep working in this view until q replicas ask (false:
+  // asked already, or not in an active view).
+  bool ask_view_change(View target);
+  void count_view_change_asks();
 
   // status.cc
   void send_status();
@@ -262,6 +270,10 @@ class Replica {
   std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
   std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;
   std::map<ReplicaId, wire::ViewChange> view_changes_;  // latest valid one from each replica
+  // The view change each peer's latest STATUS asks for, and this
+  // replica's own ask (ask_view_change); asks at or below d_.view are spent.
+  std::map<ReplicaId, View> peer_asks_;
+  View asked_view_ = 0;
   // While changing to d_.view: the valid view changes for exactly that view.
   // Kept even when their sender has since asked for a later view, so that a
   // quorum for this view is not lost to a replica that moved on.

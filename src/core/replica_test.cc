@@ -160,6 +160,17 @@ TEST(Replica, NewViewThatDoesNotMatchItsViewChangesReplacesThePrimary) {
   bad.sig = c.nodes[1]->crypto.sign(wire::signing_bytes(bad));
   c.deliver(1, 2, bad);
   EXPECT_EQ(c.r(2).rejected().bad_certificate, 1u);
+  EXPECT_EQ(c.r(2).view(), 0u) << "a wrong NEW-VIEW for a later view does not move a replica out of its view";
+  EXPECT_TRUE(c.r(2).view_active());
+  // Changing to view 1 itself (f+1 view changes for it), replica 2 replaces
+  // the primary that signed the wrong NEW-VIEW.
+  c.deliver(0, 2, vcs[0]);
+  c.deliver(3, 2, vcs[2]);
+  ASSERT_EQ(c.r(2).view(), 1u);
+  ASSERT_FALSE(c.r(2).view_active());
+  c.queue.clear();
+  c.deliver(1, 2, bad);
+  EXPECT_EQ(c.r(2).rejected().bad_certificate, 2u);
   EXPECT_EQ(c.r(2).view(), 2u) << "a primary that signs a wrong NEW-VIEW is replaced";
   EXPECT_FALSE(c.r(2).view_active());
 

@@ -15,6 +15,7 @@ void Replica::send_status() {
   st.view_active = d_.view_active;
   st.stable_seq = d_.stable_seq;
   st.last_executed = d_.last_executed;
+  if (d_.view_active && asked_view_ > d_.view) st.asks_view = asked_view_;
   // Slots past the last known pre-prepare are unknown: the peer reads
   // missing flags as "nothing" and resends what it has there.
   Seq last = std::min({d_.last_executed + config_.retransmit_slots_max,
@@ -37,11 +38,19 @@ void Replica::on_status(ReplicaId from, const wire::Status& m) {
     return;
   }
   peer_reports_[from] = PeerReport{m.view, m.view_active, m.stable_seq, m.last_executed};
+
   // Views: bring a replica that is behind (or still changing to our view)
   // into the view we are in, or help it complete the change we are making.
   bool peer_behind = m.view < d_.view || (m.view == d_.view && !m.view_active);
   if (peer_behind && d_.view_active && d_.new_view) send(from, *d_.new_view);
   if (peer_behind && !d_.view_active && d_.view_change) send(from, *d_.view_change);
+  // A peer's ask is the one in its latest status.
+  if (m.asks_view > m.view) {
+    peer_asks_[from] = m.asks_view;
+    count_view_change_asks();
+  } else {
+    peer_asks_.erase(from);
+  }
 
   // Checkpoints: a replica below our stable checkpoint gets its
   // certificate, and our votes for later ones (a lost CHECKPOINT would

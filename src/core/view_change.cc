@@ -2,7 +2,16 @@
 // stable checkpoint certificate and the prepared certificates; the new
 // primary's NEW-VIEW carries q view changes and the pre-prepares they imply,
 // which every backup recomputes before it accepts.
+//
+// A replica that suspects the primary does not leave its view at once: it
+// asks for a view change in its STATUS and goes on working in the view. It
+// joins when f+1 peers ask (one of them is correct), and leaves the view,
+// sending its VIEW-CHANGE, when q replicas ask. A replica whose suspicion
+// nobody shares (a slow moment of its own, a partition that healed) so
+// stays in the view with the others instead of waiting alone, outside
+// every quorum, for a view change that never comes.
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "common/assert.h"
@@ -94,6 +103,7 @@ void Replica::on_view_change(const wire::ViewChange& m) {
   if (newer) view_changes_[m.replica] = m;
   if (for_target) target_view_changes_[m.replica] = m;
   join_higher_views();
+  count_view_change_asks();
   on_view_change_quorum();
 }
 
@@ -127,6 +137,37 @@ void Replica::join_lonely_view_change() {
       return;
     }
   }
+}
+
+bool Replica::ask_view_change(View target) {
+  if (!d_.view_active || target <= d_.view || asked_view_ >= target) return false;
+  asked_view_ = target;
+  send_status();
+  count_view_change_asks();
+  return true;
+}
+
+// A peer asks for a view when its STATUS says so or when it sent a
+// VIEW-CHANGE for that view.
+void Replica::count_view_change_asks() {
+  if (!d_.view_active) return;
+  std::vector<View> asks;
+  for (ReplicaId r = 0; r < config_.replica_count; ++r) {
+    if (r == id_) continue;
+    View asked = 0;
+    if (auto it = peer_asks_.find(r); it != peer_asks_.end()) asked = it->second;
+    if (auto it = view_changes_.find(r); it != view_changes_.end()) asked = std::max(asked, it->second.new_view);
+    if (asked > d_.view) asks.push_back(asked);
+  }
+  if (asks.size() >= quorum_.f + 1 && asked_view_ <= d_.view) {
+    ask_view_change(*std::min_element(asks.begin(), asks.end()));
+    return;  // counted again there, with this replica's own ask
+  }
+  if (asked_view_ > d_.view) asks.push_back(asked_view_);
+  if (asks.size() < q()) return;
+  // q replicas ask for at least the q-th highest view asked for.
+  std::sort(asks.begin(), asks.end(), std::greater<>());
+  start_view_change(asks[q() - 1]);
 }
 
 void Replica::on_view_change_quorum() {
@@ -220,7 +261,10 @@ void Replica::on_new_view(const wire::NewView& m) {
   }
   if (!ok) {
     ++rejected_.bad_certificate;
-    if (m.view >= d_.view) start_view_change(m.view + 1);
+    // The primary of the view this replica is changing to is faulty. One
+    // for a later view changes nothing: a faulty replica must not move
+    // correct ones out of a view that works.
+    if (m.view == d_.view) start_view_change(m.view + 1);
     return;
   }
   enter_view(m, plan);

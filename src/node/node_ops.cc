@@ -132,6 +132,10 @@ std::string Node::metrics_text() {
            replica_->is_primary() ? 1 : 0);
   w.single("pbft_view_changes_total", T::counter, "View changes this replica started or joined.",
            static_cast<double>(metrics_.view_changes));
+  const View asked = replica_->view_active() && replica_->asked_view() > replica_->view() ? replica_->asked_view() : 0;
+  w.single("pbft_view_change_asked", T::gauge,
+           "The view this replica asks to change to while it works in its view (0: it asks for none).",
+           static_cast<double>(asked));
 
   const bool fetching = fetcher_->active();
   const kv::StateFetcher::Progress p = fetcher_->progress();
@@ -152,7 +156,7 @@ std::string Node::metrics_text() {
   w.single("pbft_state_transfers_completed_total", T::counter, "State transfers completed.",
            static_cast<double>(metrics_.state_transfers_completed));
   w.single("pbft_slow_primary_view_changes_total", T::counter,
-           "View changes this replica started because the primary left a request unproposed too long.",
+           "View changes this replica asked for because the primary left a request unproposed too long.",
            static_cast<double>(replica_->slow_primary_view_changes()));
   w.single("pbft_fast_reads_total", T::counter, "Reads this gateway answered by the read-only fast path.",
            static_cast<double>(metrics_.fast_reads));

@@ -1,0 +1,123 @@
+// A suspicion of the primary is first an ask in the replica's STATUS: the
+// replica leaves its view only when q replicas ask, joins when f+1 peers
+// ask, and meanwhile goes on working in the view.
+#include <gtest/gtest.h>
+
+#include "core/replica.h"
+#include "crypto/fake_crypto.h"
+#include "kv/map_store.h"
+#include "kv/operation.h"
+#include "wire/codec.h"
+
+namespace pbft::core {
+namespace {
+
+constexpr uint64_t secret = 21;
+
+wire::Status asking(ReplicaId peer, View asks) { return wire::Status{peer, 0, true, 0, 0, {}, asks}; }
+
+// Replica 1 of 4 in view 0.
+struct Backup {
+  Backup() : crypto(secret, crypto::Principal::replica(1)), replica(Config{}, 1, crypto, kv) {
+    (void)replica.take_output();
+  }
+  wire::Request request() const {
+    wire::Request r{7, 1, kv::encode_operation({kv::OpKind::put, "k", "v"}), {}};
+    r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(7)).sign(wire::signing_bytes(r));
+    return r;
+  }
+  Output ticks(uint32_t n) {
+    Output all;
+    for (uint32_t t = 0; t < n; ++t) {
+      replica.tick();
+      Output out = replica.take_output();
+      for (Send& s : out.sends) all.sends.push_back(std::move(s));
+    }
+    return all;
+  }
+  crypto::FakeCrypto crypto;
+  kv::MapStore kv;
+  Replica replica;
+};
+
+template <typename M>
+size_t count_sent(const Output& out, auto&& match) {
+  size_t n = 0;
+  for (const Send& s : out.sends) {
+    if (const M* m = std::get_if<M>(&s.message); m && match(*m)) ++n;
+  }
+  return n;
+}
+
+TEST(ViewChangeAsk, ALoneSuspicionAsksAndKeepsWorkingInTheView) {
+  Backup b;
+  const wire::Request r = b.request();
+  b.replica.receive_request(r);
+  (void)b.replica.take_output();
+  Output out = b.ticks(Config{}.view_change_timeout_ticks);
+  EXPECT_EQ(b.replica.asked_view(), 1u);
+  EXPECT_TRUE(b.replica.view_active());
+  EXPECT_EQ(b.replica.view(), 0u);
+  EXPECT_GE(count_sent<wire::Status>(out, [](const wire::Status& s) { return s.asks_view == 1; }), 1u)
+      << "the ask goes out at once, in a STATUS";
+  EXPECT_EQ(count_sent<wire::ViewChange>(out, [](const wire::ViewChange&) { return true; }), 0u);
+
+  // The primary's late proposal is still taken: the replica prepares it.
+  wire::PrePrepare pp{0, 1, b.replica.batch_digest({r}), {r}, {}};
+  pp.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(0)).sign(wire::signing_bytes(pp));
+  b.replica.receive(0, pp);
+  Output after = b.replica.take_output();
+  EXPECT_EQ(count_sent<wire::Prepare>(after, [](const wire::Prepare& p) { return p.view == 0 && p.seq == 1; }), 1u);
+}
+
+TEST(ViewChangeAsk, FPlusOnePeersAskingMakeAQuorumWithThisReplica) {
+  Backup b;
+  b.replica.receive(2, asking(2, 1));
+  EXPECT_EQ(b.replica.asked_view(), 0u) << "one peer may be the faulty one";
+  EXPECT_TRUE(b.replica.view_active());
+  b.replica.receive(3, asking(3, 1));
+  EXPECT_EQ(b.replica.asked_view(), 1u);
+  EXPECT_FALSE(b.replica.view_active()) << "two peers and this replica are q = 3";
+  EXPECT_EQ(b.replica.view(), 1u);
+  Output out = b.replica.take_output();
+  EXPECT_EQ(count_sent<wire::ViewChange>(out, [](const wire::ViewChange& vc) { return vc.new_view == 1; }), 1u);
+}
+
+TEST(ViewChangeAsk, APeersViewChangeCountsAsItsAsk) {
+  Backup b;
+  wire::ViewChange vc{1, 0, {}, {}, 2, {}};
+  vc.sig = crypto::FakeCrypto(secret, crypto::Principal::replica(2)).sign(wire::signing_bytes(vc));
+  b.replica.receive(2, vc);
+  EXPECT_TRUE(b.replica.view_active());
+  b.replica.receive(3, asking(3, 1));
+  EXPECT_FALSE(b.replica.view_active());
+  EXPECT_EQ(b.replica.view(), 1u);
+}
+
+TEST(ViewChangeAsk, AnAskWithdrawnInALaterStatusNoLongerCounts) {
+  Backup b;
+  b.replica.receive(2, asking(2, 1));
+  b.replica.receive(2, asking(2, 0));
+  b.replica.receive(3, asking(3, 1));
+  EXPECT_EQ(b.replica.asked_view(), 0u);
+  EXPECT_TRUE(b.replica.view_active());
+}
+
+TEST(ViewChangeAsk, AFarAskDoesNotChooseTheView) {
+  Backup b;
+  b.replica.receive(2, asking(2, 400000));
+  b.replica.receive(3, asking(3, 1));
+  EXPECT_FALSE(b.replica.view_active());
+  EXPECT_EQ(b.replica.view(), 1u) << "q replicas ask for view 1 or later: view 1";
+}
+
+TEST(ViewChangeAsk, AStatusClaimingAnotherSenderIsNotCounted) {
+  Backup b;
+  b.replica.receive(2, asking(2, 1));
+  b.replica.receive(2, asking(3, 1));  // replica 2's link, replica 3's name
+  EXPECT_TRUE(b.replica.view_active());
+  EXPECT_EQ(b.replica.rejected().wrong_sender, 1u);
+}
+
+}  // namespace
+}  // namespace pbft::core
