@@ -100,7 +100,8 @@ sim: build
 # Chaos runner (tests/chaos/run_chaos.py): a 4-replica cluster of real kv-node
 # processes under SIGKILL/restart, SIGSTOP/SIGCONT, partitions and connection
 # loss (one faulty replica at a time), with concurrent recorded clients; then
-# read-back, linearizability and agreement checks. Fails naming the seed to
+# read-back, linearizability and agreement checks; a healed replica that does
+# not rejoin the others' view fails the run too. Fails naming the seed to
 # replay. The default is short (part of CI); soak with e.g.
 #   make chaos SEEDS=1-20 DURATION=600
 # chaos-report runs the same and rewrites the figures in docs/RELIABILITY.md.
@@ -108,7 +109,7 @@ sim: build
 # each target has its own default, so neither is set globally.
 SEEDS ?= 1,2
 CHAOS = KV_NODE=$(CURDIR)/$(BUILD_DIR)/bin/kv-node KVCTL=$(CURDIR)/$(BUILD_DIR)/bin/kvctl PYTHONDONTWRITEBYTECODE=1 \
-  python3 tests/chaos/run_chaos.py --seeds $(SEEDS) --duration $(or $(DURATION),60)
+  python3 tests/chaos/run_chaos.py --seeds $(SEEDS) --duration $(or $(DURATION),60) --strict-rejoin
 chaos: build
 	$(CHAOS)
 
