@@ -1,6 +1,7 @@
 #include "transport/inbound_connection.h"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <utility>
 
 namespace pbft::transport {
@@ -9,11 +10,13 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 InboundConnection::InboundConnection(asio::ip::tcp::socket socket, FrameReader reader,
-                                     std::chrono::milliseconds stall_timeout, Sink& sink)
+                                     std::chrono::milliseconds stall_timeout,
+                                     std::chrono::microseconds turn_budget, Sink& sink)
     : socket_(std::move(socket)),
       stall_timer_(socket_.get_executor()),
       reader_(std::move(reader)),
       stall_timeout_(stall_timeout),
+      turn_budget_(turn_budget),
       sink_(&sink) {}
 
 void InboundConnection::start() {
@@ -48,10 +51,22 @@ void InboundConnection::on_read(const boost::system::error_code& ec, size_t n) {
     return;
   }
   last_progress_ = Clock::now();
-  ByteView data(read_buffer_.data(), n);
-  while (!data.empty()) {
+  unread_begin_ = 0;
+  unread_end_ = n;
+  take_turn();
+}
+
+void InboundConnection::take_turn() {
+  const Clock::time_point started = Clock::now();
+  while (unread_begin_ < unread_end_) {
+    if (Clock::now() - started >= turn_budget_) {
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (!self->closed_) self->take_turn();
+      });
+      return;
+    }
     FrameReader::Event event;
-    data = data.subspan(reader_.feed(data, event));
+    unread_begin_ += reader_.feed(ByteView(read_buffer_.data() + unread_begin_, unread_end_ - unread_begin_), event);
     if (event.kind == FrameReader::Event::Kind::fault) {
       close_for(event.fault == FrameReader::Fault::bad_mac ? CloseReason::bad_mac
                                                            : CloseReason::bad_frame,

@@ -34,9 +34,15 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
   };
 
   // `sink` must stay valid until close() or until the connection reports
-  // inbound_closed.
+  // inbound_closed. Fair turns: once handing messages to the sink has
+  // taken `turn_budget` in one turn of the event loop, the connection
+  // leaves the rest of what it read for a later turn (posted behind every
+  // other ready handler) and reads no more meanwhile, so a peer that floods
+  // gets one turn in each round like any other connection, and TCP holds
+  // back the rest.
   InboundConnection(boost::asio::ip::tcp::socket socket, FrameReader reader,
-                    std::chrono::milliseconds stall_timeout, Sink& sink);
+                    std::chrono::milliseconds stall_timeout, std::chrono::microseconds turn_budget,
+                    Sink& sink);
 
   void start();
   // Closes the socket and stops reading without telling the sink.
@@ -49,6 +55,9 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
  private:
   void read();
   void on_read(const boost::system::error_code& ec, size_t n);
+  // Feeds read_buffer_[unread_begin_, unread_end_) to the reader for one
+  // turn, then reads on or posts the next turn.
+  void take_turn();
   void arm_stall_timer();
   void on_stall_timer();
   void close_for(CloseReason why, const std::string& detail);
@@ -57,7 +66,10 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
   boost::asio::steady_timer stall_timer_;
   FrameReader reader_;
   std::chrono::milliseconds stall_timeout_;
+  std::chrono::microseconds turn_budget_;
   Sink* sink_;
+  size_t unread_begin_ = 0;
+  size_t unread_end_ = 0;
   bool closed_ = false;
   bool announced_bound_ = false;
   bool stall_timer_armed_ = false;

@@ -234,7 +234,8 @@ class Core final : public std::enable_shared_from_this<Core>, public InboundConn
       auto connection = std::make_shared<InboundConnection>(
           std::move(socket),
           FrameReader(options_.cluster_id, options_.self, replica_count_, crypto_),
-          milliseconds(std::max<uint32_t>(options_.inbound_stall_timeout_ms, 1)), *this);
+          milliseconds(std::max<uint32_t>(options_.inbound_stall_timeout_ms, 1)),
+          std::chrono::microseconds(std::max<uint32_t>(options_.inbound_turn_budget_us, 1)), *this);
       inbound_.push_back(connection);
       connection->start();
     }

@@ -19,6 +19,10 @@
 // never blocks the others. Frames that were being written when a connection
 // broke are dropped too; frames still queued go out on the next connection.
 //
+// Inbound connections take turns: one that has spent inbound_turn_budget_us
+// handing messages to the handler yields to every other ready handler
+// before it goes on, so a peer that floods cannot starve the others.
+//
 // Inbound connections are capped (inbound_connections_max); extra ones are
 // closed at once. One that stalls in the middle of a frame for
 // inbound_stall_timeout_ms is closed. When a peer authenticates on a new
@@ -71,6 +75,9 @@ struct PeerNetworkOptions {
   uint32_t reconnect_max_ms = 2000;
   uint32_t connect_timeout_ms = 5000;       // resolve + connect, then retry
   uint32_t inbound_stall_timeout_ms = 30000;  // no bytes while mid-frame: close
+  // Fair turns (inbound_connection.h): what one inbound connection may
+  // spend handing messages to the handler before the others get a turn.
+  uint32_t inbound_turn_budget_us = 500;
   size_t inbound_connections_max = 0;       // 0: 4 * number of replicas
 };
 

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -118,6 +119,37 @@ class PeerNetworkTest : public ::testing::Test {
   }
 
   NetworkStats stats(ReplicaId r) { return nodes_[r]->net->stats(); }
+
+  // Replica 1 floods replica 0 with messages that each take 100 us to
+  // handle (as a signature check would): a thousand records already in
+  // the socket when replica 0 starts reading, so that every read brings
+  // 64 KiB of them. Once the first is handled, replica 2 sends one message.
+  // Returns how many of the flood's messages were handled between that
+  // send and its delivery.
+  size_t flood_handled_ahead_of_a_quiet_peer() {
+    Bytes flood;
+    for (uint64_t i = 0; i < 1000; ++i) {
+      const Bytes record = testing::wire_record(
+          1, 0, wire::encode_frame(cluster, wire::Commit{1, i, testing::digest_of(i), 1}), *nodes_[1]->crypto);
+      flood.insert(flood.end(), record.begin(), record.end());
+    }
+    RawPeer raw(io_, ports_[0]);
+    raw.write(flood);
+    size_t flood_handled = 0;
+    std::optional<size_t> delivered_after;
+    nodes_[0]->on_message = [&](ReplicaId from, const wire::Message&) {
+      if (from == 1) {
+        const auto until = std::chrono::steady_clock::now() + 100us;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        if (++flood_handled == 1) nodes_[2]->net->send(0, sample_message(2, 0));
+      } else if (from == 2) {
+        delivered_after = flood_handled - 1;
+      }
+    };
+    EXPECT_TRUE(run_until(io_, [&] { return delivered_after.has_value(); }, 60s));
+    return delivered_after.value_or(1000);
+  }
   static const PeerStats& peer(const NetworkStats& s, ReplicaId id) {
     for (const PeerStats& p : s.peers) {
       if (p.id == id) return p;
@@ -168,6 +200,22 @@ TEST_F(PeerNetworkTest, MessagesArriveIntactAndInOrderFromEverySender) {
     EXPECT_EQ(s.bad_macs, 0u);
     EXPECT_EQ(s.connections_closed_for_errors, 0u);
   }
+}
+
+TEST_F(PeerNetworkTest, AFloodingPeerDoesNotHoldBackTheOthers) {
+  make_cluster(3);
+  const size_t ahead = flood_handled_ahead_of_a_quiet_peer();
+  // One turn of 500 us is about 5 of the flood's messages; a few turns pass
+  // before replica 2's write is read.
+  EXPECT_LT(ahead, 60u);
+}
+
+TEST_F(PeerNetworkTest, WithoutFairTurnsTheFloodGoesFirst) {
+  // The control: with a budget no turn reaches, all that one read brought
+  // (585 records) is handled before anything else.
+  make_cluster(3, [](PeerNetworkOptions& o) { o.inbound_turn_budget_us = 1u << 30; });
+  const size_t ahead = flood_handled_ahead_of_a_quiet_peer();
+  EXPECT_GT(ahead, 300u);
 }
 
 TEST_F(PeerNetworkTest, BroadcastReachesEveryPeer) {
