@@ -83,6 +83,13 @@ wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypt
   return other;
 }
 
+wire::Prepare flood_prepare(View view, Seq seq, ReplicaId self, uint64_t n) {
+  wire::Prepare p{view, seq, {}, self, {}};
+  for (size_t i = 0; i < 8; ++i) p.digest.bytes[i] = static_cast<uint8_t>(n >> (8 * i));
+  p.sig.fill(0xfe);
+  return p;
+}
+
 bool forge_checkpoint_digest(wire::Message& message, const crypto::Crypto& crypto) {
   auto* c = std::get_if<wire::Checkpoint>(&message);
   if (c == nullptr) return false;

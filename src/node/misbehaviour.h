@@ -45,9 +45,20 @@ enum class Misbehaviour : uint8_t {
   // As the primary, holds each batch for 80% of the view-change timeout
   // before proposing it.
   slow_primary = 7,
+  // Every tick, sends each peer flood_prepares_per_tick prepares for the
+  // top slots of its window with a broken signature, inside correctly MACed
+  // frames: each costs the receiver a signature check before it is
+  // rejected, and costs the sender nothing but the MAC. It still takes part
+  // in the protocol as a correct replica would.
+  flood = 8,
 };
 
-inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 8> misbehaviour_names{{
+// Misbehaviour::flood: prepares per peer and tick (10 ms by default): about
+// 25,000 a second per peer, more signature checks than a replica on two
+// cores can make.
+inline constexpr uint32_t flood_prepares_per_tick = 256;
+
+inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 9> misbehaviour_names{{
     {Misbehaviour::none, "none"},
     {Misbehaviour::wrong_results, "wrong-results"},
     {Misbehaviour::silent, "silent"},
@@ -56,6 +67,7 @@ inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 8> misbeh
     {Misbehaviour::wrong_checkpoint_digest, "wrong-checkpoint-digest"},
     {Misbehaviour::replay, "replay"},
     {Misbehaviour::slow_primary, "slow-primary"},
+    {Misbehaviour::flood, "flood"},
 }};
 
 std::string_view to_string(Misbehaviour m);
@@ -77,6 +89,11 @@ bool corrupt_signatures(wire::Message& message);
 // number with an empty batch (a different digest), signed as `pp` is; `pp`
 // must not be empty (an empty proposal is sent as it is).
 wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypto::Crypto& crypto);
+
+// Misbehaviour::flood: the n-th junk prepare from `self` for (view, seq):
+// a digest made from n, so no two are alike, and a signature that no key
+// made (all bytes 0xfe).
+wire::Prepare flood_prepare(View view, Seq seq, ReplicaId self, uint64_t n);
 
 // Misbehaviour::wrong_checkpoint_digest: a checkpoint message gets another
 // state digest, signed again. Returns false for any other message.

@@ -15,7 +15,7 @@ TEST(Misbehaviour, EveryModeParsesByItsName) {
   }
   EXPECT_EQ(parse_misbehaviour("Silent"), std::nullopt);
   EXPECT_EQ(misbehaviour_choices(),
-            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay, slow-primary");
+            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay, slow-primary, flood");
 }
 
 TEST(Misbehaviour, CorruptSignaturesFlipsTheMessageSignature) {
@@ -33,6 +33,18 @@ TEST(Misbehaviour, CorruptSignaturesFlipsTheMessageSignature) {
   wire::Message checkpoint = wire::Checkpoint{10, {}, 3, {}};
   ASSERT_TRUE(corrupt_signatures(checkpoint));
   EXPECT_EQ(std::get<wire::Checkpoint>(checkpoint).sig[0], 1);
+}
+
+TEST(Misbehaviour, FloodPreparesDifferAndCarryNoValidSignature) {
+  const crypto::FakeCrypto own(5, crypto::Principal::replica(2));
+  const wire::Prepare a = flood_prepare(3, 41, 2, 0);
+  const wire::Prepare b = flood_prepare(3, 41, 2, 1);
+  EXPECT_EQ(a.view, 3u);
+  EXPECT_EQ(a.seq, 41u);
+  EXPECT_EQ(a.replica, 2u);
+  EXPECT_NE(a.digest, b.digest);
+  EXPECT_FALSE(own.verify_replica(2, wire::signing_bytes(a), a.sig));
+  EXPECT_FALSE(own.verify_replica(2, wire::signing_bytes(b), b.sig));
 }
 
 TEST(Misbehaviour, AMessageWithoutSignatureIsLeftAlone) {

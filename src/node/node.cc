@@ -133,6 +133,7 @@ void Node::on_tick() {
   if (stopped_) return;
   replica_->tick();
   run_output();
+  if (config_.misbehave == Misbehaviour::flood) flood_peers();
   try {
     // The fetcher writes to storage itself: the core's writes go first.
     if (fetcher_->active()) write_state();

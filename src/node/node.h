@@ -90,6 +90,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void send_now(core::ClientReply reply);
   void release_held();
   void replay_old_message();
+  void flood_peers();
   void propose_later();
   [[noreturn]] void storage_failed(const std::exception& e);
   void on_fetch_state(const core::FetchState& fetch);
@@ -137,6 +138,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   };
   std::deque<Held> held_;
   std::deque<core::Send> replay_log_;  // Misbehaviour::replay: what it sent
+  uint64_t flood_sent_ = 0;            // Misbehaviour::flood
 
   // State transfer progress, for the log.
   std::optional<Seq> fetch_logged_seq_;

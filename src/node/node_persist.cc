@@ -113,6 +113,7 @@ void Node::send_now(core::Send s) {
     case Misbehaviour::none:
     case Misbehaviour::wrong_results:
     case Misbehaviour::slow_primary:
+    case Misbehaviour::flood:
       break;
   }
   if (s.to) network_->send(*s.to, s.message);
@@ -120,6 +121,16 @@ void Node::send_now(core::Send s) {
   if (config_.misbehave == Misbehaviour::replay) {
     replay_log_.push_back(std::move(s));
     if (replay_log_.size() > 256) replay_log_.pop_front();
+  }
+}
+
+// Misbehaviour::flood: junk prepares, in its view, for the top 8 slots of
+// the window (where this replica has no prepare yet, so the peers check
+// each one), to every peer.
+void Node::flood_peers() {
+  const Seq top = replica_->stable_seq() + config_.protocol.window_size;
+  for (uint32_t i = 0; i < flood_prepares_per_tick; ++i) {
+    network_->broadcast(flood_prepare(replica_->view(), top - i % 8, config_.self, flood_sent_++));
   }
 }
 

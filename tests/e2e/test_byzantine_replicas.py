@@ -4,7 +4,8 @@ mode: silent (sends nothing to its peers and no replies), corrupt-signatures
 frame), slow-primary (holds each batch just under the view-change
 timeout), equivocate (as primary, two different signed proposals for each
 slot), wrong-checkpoint-digest (signed checkpoints of a state it does not
-have) or replay (sends old messages again). As a backup it must not stop
+have), replay (sends old messages again) or flood (thousands of prepares a
+second with broken signatures to every peer). As a backup it must not stop
 the others; as the primary it must be replaced, every acknowledged write
 must be readable afterwards, and the correct replicas must agree."""
 import json
@@ -120,6 +121,16 @@ class ByzantineReplicas(unittest.TestCase):
             self.assert_correct_replicas_agree(c, [1, 2, 3, 4], ["b%d" % n for n in range(25)])
 
 
+    def test_flooding_backup_does_not_stop_the_others(self):
+        # Replica 4 sends each peer about 25,000 prepares a second, each with
+        # a broken signature the receiver must check, and otherwise takes
+        # part correctly (its gateway serves too).
+        with Cluster(replica_env={4: byzantine("flood")}) as c:
+            c.start()
+            self.write_and_read_back(c, [0, 1, 2, 3, 4], 20)
+            c.wait_for(lambda: rejected_bad_signatures(c, 1) > 1000, 15,
+                       "replica 1 to reject a thousand of the flood's prepares")
+            self.assert_correct_replicas_agree(c, [0, 1, 2, 3], ["b%d" % n for n in range(20)])
 
 if __name__ == "__main__":
     unittest.main()
