@@ -357,8 +357,7 @@ class ChaosCluster(e2e.Cluster):
 
 
 # ---------------------------------------------------------------------------
-# Faults. A kind is (apply, heal); a Byzantine kind can be added to FAULT_KINDS
-# the same way (apply switches the replica's behaviour, heal restores it).
+# Faults. A kind is (apply, heal).
 
 @dataclass
 class Fault:
@@ -424,6 +423,30 @@ def _heal_clock_jump(run, f):
     run.cluster.set_clock_offset(f.resolved, 0)  # and back: a second jump
 
 
+# The test-only Byzantine modes (kv-node's testing.misbehave) a `byzantine`
+# fault draws from: all but wrong-results, whose gateway lies to the HTTP
+# clients it serves (the plain route trusts its gateway; docs/API.md), which
+# the negative control f1-byzantine covers.
+BYZANTINE_MODES = ["silent", "corrupt-signatures", "equivocate", "wrong-checkpoint-digest", "replay",
+                   "slow-primary", "flood"]
+
+
+def byzantine_env(mode):
+    return {"PBFT_MISBEHAVE": mode, "PBFT_ALLOW_MISBEHAVIOUR": "1"}
+
+
+def _apply_byzantine(run, f):
+    # Restarted on its own data folder in the mode; then restarted again as
+    # a correct replica when the fault heals.
+    run.cluster.kill(f.resolved, signal.SIGKILL)
+    run.cluster.start_replica(f.resolved, env=byzantine_env(f.params["mode"]))
+
+
+def _heal_byzantine(run, f):
+    run.cluster.kill(f.resolved, signal.SIGKILL)
+    run.cluster.start_replica(f.resolved)
+
+
 def _heal_links(run, f):
     for link in run.proxy.around(f.resolved):
         link.set("up")
@@ -436,6 +459,7 @@ FAULT_KINDS = {
     "blackhole": (_apply_blackhole, _heal_links),
     "flaky": (_apply_flaky, _heal_links),
     "cut-link": (_apply_cut_link, _heal_links),
+    "byzantine": (_apply_byzantine, _heal_byzantine),
 }
 if LIBFAKETIME:
     FAULT_KINDS["clock-jump"] = (_apply_clock_jump, _heal_clock_jump)
@@ -458,6 +482,8 @@ def make_schedule(seed, duration_s, kinds=None):
             params["peer"] = rng.randrange(N)
         if kind == "clock-jump":
             params["offset_s"] = rng.choice([-1, 1]) * rng.choice([30, 600, 3600, 86400])
+        if kind == "byzantine":
+            params["mode"] = rng.choice(BYZANTINE_MODES)
         faults.append(Fault(kind, target, round(t, 1), round(length, 1), params))
         t += length + rng.uniform(3.0, 8.0)
     return faults
@@ -888,8 +914,7 @@ class Run:
                 # Negative control: f+1 replicas lie to clients (one more than
                 # the protocol tolerates); their matching forged answers pass
                 # the gateways' f+1 rule, and the checkers must notice.
-                envs = {i: {"PBFT_MISBEHAVE": "wrong-results", "PBFT_ALLOW_MISBEHAVIOUR": "1"}
-                        for i in range(F + 1)}
+                envs = {i: byzantine_env("wrong-results") for i in range(F + 1)}
             self.cluster.start(envs=envs)
             clients = [Client(self, c, self.seed) for c in range(args.clients)]
             if args.control == "stale-read":
