@@ -22,22 +22,30 @@ void StateFetcher::start(Seq seq, const Digest& digest) {
   snapshot_asking_ = Asking{};
   ranges_.clear();
   requests_.clear();  // questions about an older target
+  caught_.clear();
   progress_ = Progress{seq, 0, 0, 0, 0, 0};
   send_requests();
 }
 
+// A peer that sent a part failing verification is faulty (the link is
+// authenticated, and a correct peer's part matches the certified digest):
+// it is asked again only when nobody else is left.
 std::optional<ReplicaId> StateFetcher::pick_peer(std::optional<ReplicaId> avoid) {
-  std::optional<ReplicaId> fallback;
+  std::optional<ReplicaId> fallback, last_resort;
   for (uint32_t i = 0; i < options_.replica_count; ++i) {
     const ReplicaId p = next_peer_++ % options_.replica_count;
     if (p == options_.self) continue;
+    if (caught_.contains(p)) {
+      last_resort = p;
+      continue;
+    }
     if (avoid && p == *avoid) {
       fallback = p;  // the only other replica, perhaps
       continue;
     }
     return p;
   }
-  return fallback;
+  return fallback ? fallback : last_resort;
 }
 
 std::optional<ReplicaId> StateFetcher::choose(Asking& a) {
@@ -126,6 +134,7 @@ void StateFetcher::on_snapshot(ReplicaId from, const wire::StateReply& reply) {
     differing = kv_.begin_transfer(seq_, ByteView(reply.payload).subspan(consumed));
   if (!differing) {
     ++progress_.bad_replies;
+    caught_.insert(from);
     failed(snapshot_asking_, from);
     return;
   }
@@ -152,6 +161,7 @@ void StateFetcher::on_chunk(Range& range, ReplicaId from, const wire::StateReply
     return;
   }
   ++progress_.bad_replies;
+  caught_.insert(from);
   failed(range.asking, from);
 }
 

@@ -12,12 +12,15 @@
 // range keeps its peer while that peer delivers; an unavailable, bad or
 // late answer moves it to another peer (once every peer failed it in a
 // row, after a timeout's wait, so that a checkpoint nobody keeps does not
-// make the fetcher ask in a loop). No single peer's word is trusted:
+// make the fetcher ask in a loop). A peer that sent a part failing
+// verification is asked nothing more in this transfer while another peer
+// is left. No single peer's word is trusted:
 // everything is checked against the digest a quorum certified.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -113,6 +116,7 @@ class StateFetcher {
   Asking snapshot_asking_;
   std::vector<Range> ranges_;
   uint32_t next_peer_ = 0;  // round robin
+  std::set<ReplicaId> caught_;  // peers that sent a part failing verification, this transfer
   uint64_t now_ = 0;
   Progress progress_;
   std::vector<std::pair<ReplicaId, wire::StateRequest>> requests_;

@@ -289,6 +289,9 @@ TEST(StateTransfer, ByzantinePeersAreOutvotedByVerification) {
     EXPECT_EQ(ready->second, src.checkpoint.snapshot);
     if (lie.counts_as_bad) {
       EXPECT_GT(f.progress().bad_replies, 0u);
+      // Once caught, the liar is asked nothing more: only what was already
+      // out to it comes back bad.
+      EXPECT_LE(f.progress().bad_replies, fetch_options().in_flight);
     } else {
       EXPECT_EQ(f.progress().bad_replies, 0u);
     }

@@ -90,6 +90,12 @@ wire::Prepare flood_prepare(View view, Seq seq, ReplicaId self, uint64_t n) {
   return p;
 }
 
+bool corrupt_state_reply(wire::StateReply& reply) {
+  if (!reply.available || reply.payload.empty()) return false;
+  reply.payload[reply.payload.size() / 2] ^= 0x20;
+  return true;
+}
+
 bool forge_checkpoint_digest(wire::Message& message, const crypto::Crypto& crypto) {
   auto* c = std::get_if<wire::Checkpoint>(&message);
   if (c == nullptr) return false;

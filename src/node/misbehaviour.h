@@ -51,6 +51,10 @@ enum class Misbehaviour : uint8_t {
   // rejected, and costs the sender nothing but the MAC. It still takes part
   // in the protocol as a correct replica would.
   flood = 8,
+  // Answers every state-transfer request with a part whose payload has
+  // one byte changed (the manifest or the chunk of records asked for):
+  // the fetcher must notice, count it and get that part from another peer.
+  bad_state_chunks = 9,
 };
 
 // Misbehaviour::flood: prepares per peer and tick (10 ms by default): about
@@ -58,7 +62,7 @@ enum class Misbehaviour : uint8_t {
 // cores can make.
 inline constexpr uint32_t flood_prepares_per_tick = 256;
 
-inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 9> misbehaviour_names{{
+inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 10> misbehaviour_names{{
     {Misbehaviour::none, "none"},
     {Misbehaviour::wrong_results, "wrong-results"},
     {Misbehaviour::silent, "silent"},
@@ -68,6 +72,7 @@ inline constexpr std::array<std::pair<Misbehaviour, std::string_view>, 9> misbeh
     {Misbehaviour::replay, "replay"},
     {Misbehaviour::slow_primary, "slow-primary"},
     {Misbehaviour::flood, "flood"},
+    {Misbehaviour::bad_state_chunks, "bad-state-chunks"},
 }};
 
 std::string_view to_string(Misbehaviour m);
@@ -94,6 +99,11 @@ wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypt
 // a digest made from n, so no two are alike, and a signature that no key
 // made (all bytes 0xfe).
 wire::Prepare flood_prepare(View view, Seq seq, ReplicaId self, uint64_t n);
+
+// Misbehaviour::bad_state_chunks: the reply's payload with its middle byte
+// changed. Returns false when there is nothing to change (an unavailable
+// part, an empty payload).
+bool corrupt_state_reply(wire::StateReply& reply);
 
 // Misbehaviour::wrong_checkpoint_digest: a checkpoint message gets another
 // state digest, signed again. Returns false for any other message.

@@ -15,7 +15,7 @@ TEST(Misbehaviour, EveryModeParsesByItsName) {
   }
   EXPECT_EQ(parse_misbehaviour("Silent"), std::nullopt);
   EXPECT_EQ(misbehaviour_choices(),
-            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay, slow-primary, flood");
+            "none, wrong-results, silent, corrupt-signatures, equivocate, wrong-checkpoint-digest, replay, slow-primary, flood, bad-state-chunks");
 }
 
 TEST(Misbehaviour, CorruptSignaturesFlipsTheMessageSignature) {
@@ -45,6 +45,14 @@ TEST(Misbehaviour, FloodPreparesDifferAndCarryNoValidSignature) {
   EXPECT_NE(a.digest, b.digest);
   EXPECT_FALSE(own.verify_replica(2, wire::signing_bytes(a), a.sig));
   EXPECT_FALSE(own.verify_replica(2, wire::signing_bytes(b), b.sig));
+}
+
+TEST(Misbehaviour, ABadStateReplyDiffersInOneByte) {
+  wire::StateReply reply{20, 2, wire::StatePart::chunk, 0, {}, true, Bytes{1, 2, 3, 4}};
+  ASSERT_TRUE(corrupt_state_reply(reply));
+  EXPECT_EQ(reply.payload, (Bytes{1, 2, 3 ^ 0x20, 4}));
+  wire::StateReply unavailable{20, 2, wire::StatePart::chunk, 0, {}, false, {}};
+  EXPECT_FALSE(corrupt_state_reply(unavailable));
 }
 
 TEST(Misbehaviour, AMessageWithoutSignatureIsLeftAlone) {

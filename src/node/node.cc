@@ -166,8 +166,9 @@ void Node::on_peer_message(ReplicaId from, wire::Message message) {
   if (auto* ask = std::get_if<wire::StateRequest>(&message)) {
     if (ask->replica != from) return;
     try {
-      network_->send(from, kv::StateFetcher::serve(*ask, config_.self,
-                                                   replica_->checkpoint_at(ask->seq), *kv_));
+      wire::StateReply reply = kv::StateFetcher::serve(*ask, config_.self, replica_->checkpoint_at(ask->seq), *kv_);
+      if (config_.misbehave == Misbehaviour::bad_state_chunks) corrupt_state_reply(reply);
+      if (config_.misbehave != Misbehaviour::silent) network_->send(from, reply);
     } catch (const storage::StorageError& e) {
       storage_failed(e);
     }

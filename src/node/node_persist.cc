@@ -114,6 +114,7 @@ void Node::send_now(core::Send s) {
     case Misbehaviour::wrong_results:
     case Misbehaviour::slow_primary:
     case Misbehaviour::flood:
+    case Misbehaviour::bad_state_chunks:
       break;
   }
   if (s.to) network_->send(*s.to, s.message);

@@ -194,9 +194,29 @@ class RestartFromOwnFolder(unittest.TestCase):
             self.assertEqual(c.get_with_retry(4, "after"), "restart")
 
 
+def metric(c, i, name):
+    for line in c.request(i, "GET", "/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
+
+
 class WipedReplica(unittest.TestCase):
     def test_wiped_replica_is_rebuilt_by_state_transfer(self):
-        with Cluster() as c:
+        self.rebuild_wiped_replica()
+
+    def test_a_peer_serving_bad_state_is_noticed_and_passed_over(self):
+        # Replica 1 changes one byte of every state-transfer part it serves.
+        # The wiped replica asks it for a range of records (its first
+        # choice: peers are asked round robin from its own id + 1, the
+        # manifest from replica 0), rejects what it sends and gets that range
+        # from another peer.
+        env = {1: {"PBFT_MISBEHAVE": "bad-state-chunks", "PBFT_ALLOW_MISBEHAVIOUR": "1"}}
+        c = self.rebuild_wiped_replica(env)
+        self.assertGreater(c.bad_replies, 0, "replica 4 noticed no bad part from replica 1")
+
+    def rebuild_wiped_replica(self, replica_env=None):
+        with Cluster(replica_env=replica_env) as c:
             c.start()
             expected = {}
             for n in range(20):
@@ -247,8 +267,10 @@ class WipedReplica(unittest.TestCase):
             seq = put_ok(self, c, 4, "after-transfer", "yes")
             wait_all_applied(c, seq, 10, [4])
             self.assertEqual(c.get_local(4, "after-transfer").json()["value"], "yes")
+            c.bad_replies = metric(c, 4, "pbft_state_transfer_bad_replies")
             print("\n  wiped replica: stable checkpoint %d, %s" %
                   (stable, [l for l in log.splitlines() if "state transfer complete" in l][-1].strip()))
+            return c
 
 
 class InMemoryReplica(unittest.TestCase):
