@@ -25,8 +25,9 @@ struct Config {
   // A primary too slow for what the backups see is replaced (Aardvark's
   // rule, in its simplest form): a backup that has held a request from a
   // gateway's link this long without a pre-prepare for it, while the
-  // primary had room to propose (pipeline and window not full), starts a
-  // view change. A correct primary proposes within a turn of its event
+  // primary had room to propose (pipeline and window not full), passes it
+  // on to the primary; this long again, and it asks for a view change
+  // (view_change.cc). A correct primary proposes within a turn of its event
   // loop; a slow one that stays just under view_change_timeout_ticks per
   // batch is caught long before that. 0: off.
   uint32_t proposal_timeout_ticks = 20;

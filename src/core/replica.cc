@@ -161,13 +161,23 @@ void Replica::check_primary_speed() {
   if (!room) {
     // A full pipeline excuses the primary: the wait starts again when it
     // has room.
-    for (auto& [client, since] : awaiting_proposal_) since = std::max(since, now_);
+    for (auto& [client, a] : awaiting_proposal_) a.since = std::max(a.since, now_);
     return;
   }
-  uint64_t oldest = now_;
-  for (const auto& [client, since] : awaiting_proposal_) oldest = std::min(oldest, since);
-  if (now_ < oldest + config_.proposal_timeout_ticks) return;
-  if (ask_view_change(d_.view + 1)) ++slow_primary_view_changes_;
+  // A request overdue the first time may never have reached the primary
+  // (a faulty gateway can send it to this backup alone): pass it on and
+  // wait again. Overdue after that, the primary had it.
+  bool overdue_again = false;
+  for (auto& [client, a] : awaiting_proposal_) {
+    if (now_ < a.since + config_.proposal_timeout_ticks) continue;
+    if (a.passed_on) {
+      overdue_again = true;
+      continue;
+    }
+    if (auto it = pending_.find(client); it != pending_.end()) send(primary_of(d_.view), it->second);
+    a = Awaiting{now_, true};
+  }
+  if (overdue_again && ask_view_change(d_.view + 1)) ++slow_primary_view_changes_;
 }
 
 void Replica::send(ReplicaId to, wire::Message m) {
@@ -194,7 +204,7 @@ std::string Replica::describe() const {
     << (is_primary() ? " primary" : "") << " h=" << d_.stable_seq << " exec=" << d_.last_executed
     << " proposed=" << d_.last_proposed << " slots=" << d_.slots.size()
     << " pending=" << pending_.size();
-  if (d_.view_active && asked_view_ > d_.view) s << " asks=v" << asked_view_;
+  if (d_.view_active && d_.asked_view > d_.view) s << " asks=v" << d_.asked_view;
   if (fetching_) s << " fetching=" << fetching_->seq;
   return s.str();
 }

@@ -49,6 +49,10 @@ struct DurableState {
   bool view_active = true;               // false while changing to `view`
   std::optional<wire::NewView> new_view;  // what started `view` (view > 0)
   std::optional<wire::ViewChange> view_change;  // the last one this replica sent
+  // The view change this replica asked for while working in `view` (spent
+  // once at or below it). Durable because peers count it: a restart must
+  // not withdraw an ask that may have made a peer leave the view.
+  View asked_view = 0;
   Seq stable_seq = 0;                    // h, the low watermark
   Digest stable_digest;
   std::vector<wire::Checkpoint> stable_cert;  // q signed checkpoints (empty at 0)
@@ -129,7 +133,7 @@ class Replica {
   uint64_t slow_primary_view_changes() const { return slow_primary_view_changes_; }
   // The view this replica asks to change to while it still works in its
   // view (0 or at most view(): it asks for none).
-  View asked_view() const { return asked_view_; }
+  View asked_view() const { return d_.asked_view; }
   const Config& config() const { return config_; }
   // Read-only views for metrics and the dashboard (no behaviour depends on
   // them): the checkpoint votes collected above the stable checkpoint, the
@@ -262,18 +266,21 @@ class Replica {
   // their gateway's link, or taken from an accepted batch): checked before
   // this replica, as primary, proposes them.
   std::set<ClientId> unchecked_;
-  // Backups: requests from a gateway's link not yet in a pre-prepare, with
-  // the tick they arrived at (Config::proposal_timeout_ticks).
-  std::map<ClientId, uint64_t> awaiting_proposal_;
+  // Backups: requests from a gateway's link not yet in a pre-prepare
+  // (Config::proposal_timeout_ticks).
+  struct Awaiting {
+    uint64_t since = 0;      // tick it arrived, or was passed on to the primary
+    bool passed_on = false;  // sent to the primary once already
+  };
+  std::map<ClientId, Awaiting> awaiting_proposal_;
   uint64_t slow_primary_view_changes_ = 0;
   std::deque<std::pair<ClientId, uint64_t>> queue_;  // primary: arrival order
   std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
   std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;
   std::map<ReplicaId, wire::ViewChange> view_changes_;  // latest valid one from each replica
-  // The view change each peer's latest STATUS asks for, and this
-  // replica's own ask (ask_view_change); asks at or below d_.view are spent.
+  // The view change each peer's latest STATUS asks for (or the view it is
+  // changing to); asks at or below d_.view are spent.
   std::map<ReplicaId, View> peer_asks_;
-  View asked_view_ = 0;
   // While changing to d_.view: the valid view changes for exactly that view.
   // Kept even when their sender has since asked for a later view, so that a
   // quorum for this view is not lost to a replica that moved on.

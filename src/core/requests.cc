@@ -62,7 +62,7 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   if (!d_.view_active) return;  // passed on when the next view starts
   // The gateways send their requests to the primary themselves: a backup
   // that has one knows the primary has it too.
-  if (vouched && !is_primary()) awaiting_proposal_.emplace(request.client, now_);
+  if (vouched && !is_primary()) awaiting_proposal_.emplace(request.client, Awaiting{now_, false});
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
     propose_batches();

@@ -15,7 +15,7 @@ void Replica::send_status() {
   st.view_active = d_.view_active;
   st.stable_seq = d_.stable_seq;
   st.last_executed = d_.last_executed;
-  if (d_.view_active && asked_view_ > d_.view) st.asks_view = asked_view_;
+  if (d_.view_active && d_.asked_view > d_.view) st.asks_view = d_.asked_view;
   // Slots past the last known pre-prepare are unknown: the peer reads
   // missing flags as "nothing" and resends what it has there.
   Seq last = std::min({d_.last_executed + config_.retransmit_slots_max,
@@ -44,9 +44,13 @@ void Replica::on_status(ReplicaId from, const wire::Status& m) {
   bool peer_behind = m.view < d_.view || (m.view == d_.view && !m.view_active);
   if (peer_behind && d_.view_active && d_.new_view) send(from, *d_.new_view);
   if (peer_behind && !d_.view_active && d_.view_change) send(from, *d_.view_change);
-  // A peer's ask is the one in its latest status.
-  if (m.asks_view > m.view) {
-    peer_asks_[from] = m.asks_view;
+  // A peer's ask is the one in its latest status; a peer changing views
+  // asks for the view it is changing to (its VIEW-CHANGE may not have
+  // come).
+  View asks = m.asks_view > m.view ? m.asks_view : 0;
+  if (!m.view_active) asks = std::max(asks, m.view);
+  if (asks > 0) {
+    peer_asks_[from] = asks;
     count_view_change_asks();
   } else {
     peer_asks_.erase(from);

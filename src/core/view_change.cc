@@ -140,8 +140,9 @@ void Replica::join_lonely_view_change() {
 }
 
 bool Replica::ask_view_change(View target) {
-  if (!d_.view_active || target <= d_.view || asked_view_ >= target) return false;
-  asked_view_ = target;
+  if (!d_.view_active || target <= d_.view || d_.asked_view >= target) return false;
+  d_.asked_view = target;
+  persist();
   send_status();
   count_view_change_asks();
   return true;
@@ -159,11 +160,11 @@ void Replica::count_view_change_asks() {
     if (auto it = view_changes_.find(r); it != view_changes_.end()) asked = std::max(asked, it->second.new_view);
     if (asked > d_.view) asks.push_back(asked);
   }
-  if (asks.size() >= quorum_.f + 1 && asked_view_ <= d_.view) {
+  if (asks.size() >= quorum_.f + 1 && d_.asked_view <= d_.view) {
     ask_view_change(*std::min_element(asks.begin(), asks.end()));
     return;  // counted again there, with this replica's own ask
   }
-  if (asked_view_ > d_.view) asks.push_back(asked_view_);
+  if (d_.asked_view > d_.view) asks.push_back(d_.asked_view);
   if (asks.size() < q()) return;
   // q replicas ask for at least the q-th highest view asked for.
   std::sort(asks.begin(), asks.end(), std::greater<>());
@@ -304,6 +305,7 @@ void Replica::enter_view(const wire::NewView& m, const NewViewPlan& plan) {
     for (const auto& [client, r] : pending_) send(primary_of(d_.view), r);
   }
   restart_request_timer();
+  count_view_change_asks();  // asks for a later view that came meanwhile
 }
 
 }  // namespace pbft::core

@@ -94,6 +94,35 @@ TEST(ViewChangeAsk, APeersViewChangeCountsAsItsAsk) {
   EXPECT_EQ(b.replica.view(), 1u);
 }
 
+TEST(ViewChangeAsk, ARestartedReplicaStillAsks) {
+  // Its ask may be what made a peer leave the view: a restart must not
+  // withdraw it.
+  Backup b;
+  b.replica.receive_request(b.request());
+  (void)b.ticks(Config{}.view_change_timeout_ticks);
+  ASSERT_EQ(b.replica.asked_view(), 1u);
+  EXPECT_EQ(b.replica.durable().asked_view, 1u);
+  kv::MapStore kv;
+  Replica restarted(Config{}, 1, b.crypto, kv, b.replica.durable());
+  (void)restarted.take_output();
+  EXPECT_EQ(restarted.asked_view(), 1u);
+  Output out;
+  for (uint32_t t = 0; t < Config{}.status_interval_ticks; ++t) {
+    restarted.tick();
+    for (Send& s : restarted.take_output().sends) out.sends.push_back(std::move(s));
+  }
+  EXPECT_GE(count_sent<wire::Status>(out, [](const wire::Status& s) { return s.asks_view == 1; }), 1u);
+}
+
+TEST(ViewChangeAsk, APeerChangingViewsAsksForTheViewItChangesTo) {
+  Backup b;
+  b.replica.receive(2, wire::Status{2, 1, false, 0, 0, {}, 0});
+  b.replica.receive(3, asking(3, 1));
+  EXPECT_FALSE(b.replica.view_active()) << "replica 2's VIEW-CHANGE has not come, its status says enough";
+  EXPECT_EQ(b.replica.view(), 1u);
+}
+
+// Only a faulty or a restarted-from-nothing peer says nothing after asking.
 TEST(ViewChangeAsk, AnAskWithdrawnInALaterStatusNoLongerCounts) {
   Backup b;
   b.replica.receive(2, asking(2, 1));

@@ -118,6 +118,7 @@ std::string encode_meta(const core::DurableState& d) {
   put_digest(out, d.stable_digest);
   byte_io::put_u64(out, d.last_executed);
   byte_io::put_u64(out, d.last_proposed);
+  byte_io::put_u64(out, d.asked_view);
   return to_string(out);
 }
 
@@ -138,13 +139,16 @@ bool decode_meta(ByteView in, core::DurableState& d) {
   if (!last_executed || !last_proposed) return false;
   d.last_executed = *last_executed;
   d.last_proposed = *last_proposed;
+  auto asked_view = r.u64();
+  if (!asked_view) return false;
+  d.asked_view = *asked_view;
   return r.at_end();
 }
 
 bool same_meta(const core::DurableState& a, const core::DurableState& b) {
   return a.view == b.view && a.view_active == b.view_active && a.stable_seq == b.stable_seq &&
          a.stable_digest == b.stable_digest && a.last_executed == b.last_executed &&
-         a.last_proposed == b.last_proposed;
+         a.last_proposed == b.last_proposed && a.asked_view == b.asked_view;
 }
 
 std::string encode_certificates(const core::DurableState& d) {

@@ -10,12 +10,15 @@
 
 namespace pbft::storage::records {
 
-// The first byte of "p/meta". Bump it when any record's encoding changes;
-// load() refuses versions it does not know rather than misread them.
-inline constexpr uint8_t format_version = 1;
+// The first byte of "p/meta". Bump it when any record's encoding changes,
+// the wire's frame version included (records hold frames); load() refuses
+// versions it does not know rather than misread them.
+// 2: frame version 3; "p/meta" holds asked_view.
+inline constexpr uint8_t format_version = 2;
 
 // "p/meta": the scalars of DurableState (view, view_active, stable seq and
-// digest, last_executed, last_proposed), which change with every batch.
+// digest, last_executed, last_proposed, asked_view), which change with
+// every batch.
 std::string encode_meta(const core::DurableState& d);
 // Sets those fields of `d`; false when malformed (the version is checked
 // by the caller).

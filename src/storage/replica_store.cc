@@ -191,6 +191,7 @@ void ReplicaStore::stage(const core::DurableState& d, WriteBatch& batch) {
   if (k.stable_cert != d.stable_cert) k.stable_cert = d.stable_cert;
   k.last_executed = d.last_executed;
   k.last_proposed = d.last_proposed;
+  k.asked_view = d.asked_view;
   stage_records(k.slots, d.slots, slot_prefix, batch);
   stage_records(k.prepared_certs, d.prepared_certs, cert_prefix, batch);
   stage_records(k.executed_digests, d.executed_digests, exec_prefix, batch);

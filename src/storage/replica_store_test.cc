@@ -54,6 +54,7 @@ core::DurableState rich_state() {
   d.stable_cert = {checkpoint(10, 0), checkpoint(10, 1), checkpoint(10, 3)};
   d.last_executed = 12;
   d.last_proposed = 14;
+  d.asked_view = 3;
 
   wire::ViewChange vc{2, 10, d.stable_cert, {prepared_cert(1, 11), prepared_cert(1, 12)}, 3, sig_of(3)};
   d.view_change = vc;
@@ -294,7 +295,7 @@ TEST(ReplicaStore, CorruptMetaThrowsNamingTheKey) {
   WriteBatch future;
   future.put("p/meta", "\x63" + meta.substr(1));
   storage.write(future, true);
-  EXPECT_EQ(load_error(storage), "replica state record p/meta has unknown format version 99 (this build reads 1)");
+  EXPECT_EQ(load_error(storage), "replica state record p/meta has unknown format version 99 (this build reads 2)");
 }
 
 TEST(ReplicaStore, CorruptRecordThrowsNamingTheKey) {

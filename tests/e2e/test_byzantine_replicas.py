@@ -98,7 +98,7 @@ class ByzantineReplicas(unittest.TestCase):
 
     def test_slow_primary_is_replaced(self):
         # It would hold each batch 4 s (80% of the 5 s view-change timeout);
-        # the backups replace it once a request waits 200 ms unproposed.
+        # the backups replace it once a request waits 400 ms unproposed (200 ms, passed on to it, 200 ms).
         with Cluster(replica_env={0: byzantine("slow-primary")}) as c:
             c.start()
             started = time.time()
