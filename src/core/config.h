@@ -31,6 +31,13 @@ struct Config {
   // loop; a slow one that stays just under view_change_timeout_ticks per
   // batch is caught long before that. 0: off.
   uint32_t proposal_timeout_ticks = 20;
+  // A peer caught signing garbage (a message whose signer is the peer
+  // itself, sent over its own authenticated link, with a signature that
+  // does not verify: no correct replica sends one) is muted this long:
+  // everything it sends is dropped unread, so a replica that floods its
+  // peers with messages costly to reject costs them one check per mute.
+  // Ignoring a faulty replica is always safe. 0: never muted.
+  uint32_t mute_faulty_peer_ticks = 1000;
   // Who decides when the primary closes a batch. false: as soon as a
   // request arrives and the pipeline has room. true: the primary asks
   // through Output::propose and batches when the host calls

@@ -70,6 +70,11 @@ void Replica::receive(ReplicaId from, const wire::Message& message) {
     ++rejected_.wrong_sender;
     return;
   }
+  if (muted(from)) {
+    ++rejected_.muted;
+    return;
+  }
+  const uint64_t bad_signatures_before = rejected_.bad_signature;
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -96,6 +101,35 @@ void Replica::receive(ReplicaId from, const wire::Message& message) {
         }
       },
       message);
+  mute_if_caught(from, message, bad_signatures_before);
+}
+
+bool Replica::muted(ReplicaId peer) const {
+  auto it = muted_until_.find(peer);
+  return it != muted_until_.end() && now_ < it->second;
+}
+
+// Only top-level signatures of the sender's own messages count: a request
+// carries its client's signature, which a correct backup may pass on
+// unchecked (it trusts its gateways' links).
+void Replica::mute_if_caught(ReplicaId from, const wire::Message& message, uint64_t bad_signatures_before) {
+  if (config_.mute_faulty_peer_ticks == 0 || rejected_.bad_signature == bad_signatures_before) return;
+  const bool own = std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::Prepare> || std::is_same_v<T, wire::Checkpoint> ||
+                      std::is_same_v<T, wire::ViewChange> || std::is_same_v<T, wire::NewView>) {
+          return m.replica == from;
+        } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
+          return primary_of(m.view) == from;
+        } else {
+          return false;
+        }
+      },
+      message);
+  if (!own) return;
+  muted_until_[from] = now_ + config_.mute_faulty_peer_ticks;
+  ++mutes_;
 }
 
 void Replica::tick() {

@@ -8,6 +8,7 @@
 // through the StateMachine interface.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -76,7 +77,21 @@ struct RejectCounts {
   uint64_t conflicting = 0;
   uint64_t bad_certificate = 0;
   uint64_t bad_state = 0;
+  uint64_t muted = 0;  // dropped unread from a peer caught signing garbage
 };
+
+// Each count with its name, for metrics and the state route.
+inline std::array<std::pair<const char*, uint64_t>, 9> named_counts(const RejectCounts& r) {
+  return {{{"bad_signature", r.bad_signature},
+           {"wrong_sender", r.wrong_sender},
+           {"wrong_view", r.wrong_view},
+           {"out_of_window", r.out_of_window},
+           {"malformed", r.malformed},
+           {"conflicting", r.conflicting},
+           {"bad_certificate", r.bad_certificate},
+           {"bad_state", r.bad_state},
+           {"muted", r.muted}}};
+}
 
 // What a peer last said about itself in a STATUS message (read-only
 // observation for the host's readiness check; the protocol does not use it).
@@ -128,6 +143,10 @@ class Replica {
   Seq stable_seq() const { return d_.stable_seq; }
   const DurableState& durable() const { return d_; }
   const RejectCounts& rejected() const { return rejected_; }
+  // Whether messages from `peer` are dropped unread now, and how often a
+  // peer was muted (Config::mute_faulty_peer_ticks).
+  bool muted(ReplicaId peer) const;
+  uint64_t mutes() const { return mutes_; }
   // View changes this replica asked for because the primary left a request
   // unproposed for Config::proposal_timeout_ticks.
   uint64_t slow_primary_view_changes() const { return slow_primary_view_changes_; }
@@ -245,6 +264,9 @@ class Replica {
 
   template <typename M>
   M signed_copy(M m) const;
+  // After handling `message` from `from`: a signature check failed on a
+  // message `from` signed itself, so mute it (Config::mute_faulty_peer_ticks).
+  void mute_if_caught(ReplicaId from, const wire::Message& message, uint64_t bad_signatures_before);
   void send(ReplicaId to, wire::Message m);
   void broadcast(wire::Message m);
   void persist() { out_.persist = true; }
@@ -274,6 +296,7 @@ class Replica {
   };
   std::map<ClientId, Awaiting> awaiting_proposal_;
   uint64_t slow_primary_view_changes_ = 0;
+  uint64_t mutes_ = 0;
   std::deque<std::pair<ClientId, uint64_t>> queue_;  // primary: arrival order
   std::set<std::pair<ClientId, uint64_t>> proposed_; // in a pre-prepare of this view
   std::map<Seq, std::map<ReplicaId, wire::Checkpoint>> checkpoint_votes_;
@@ -300,6 +323,7 @@ class Replica {
   std::vector<wire::Checkpoint> fetch_cert_;  // certifies fetching_
   uint64_t fetch_deadline_ = 0;
   std::map<ReplicaId, PeerReport> peer_reports_;
+  std::map<ReplicaId, uint64_t> muted_until_;  // tick
 };
 
 }  // namespace pbft::core

@@ -97,7 +97,7 @@ wire::PrePrepare conflicting_pre_prepare(const wire::PrePrepare& pp, const crypt
 
 // Misbehaviour::flood: the n-th junk prepare from `self` for (view, seq):
 // a digest made from n, so no two are alike, and a signature that no key
-// made (all bytes 0xfe).
+// made but that Ed25519 must compute through to reject.
 wire::Prepare flood_prepare(View view, Seq seq, ReplicaId self, uint64_t n);
 
 // Misbehaviour::bad_state_chunks: the reply's payload with its middle byte

@@ -476,10 +476,8 @@ std::string Node::state_json() {
   }
   j["storage"] = {{"engine", to_string(config_.storage_engine)}, {"sync", to_string(config_.sync)}};
   const core::RejectCounts& r = replica_->rejected();
-  j["rejected"] = {{"bad_signature", r.bad_signature},     {"wrong_sender", r.wrong_sender},
-                   {"wrong_view", r.wrong_view},           {"out_of_window", r.out_of_window},
-                   {"malformed", r.malformed},             {"conflicting", r.conflicting},
-                   {"bad_certificate", r.bad_certificate}, {"bad_state", r.bad_state}};
+  j["rejected"] = json::object();
+  for (const auto& [reason, count] : core::named_counts(r)) j["rejected"][reason] = count;
   transport::NetworkStats s = network_->stats();
   j["transport"] = {{"bad_frames", s.bad_frames},
                     {"bad_macs", s.bad_macs},

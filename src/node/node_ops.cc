@@ -158,6 +158,9 @@ std::string Node::metrics_text() {
   w.single("pbft_slow_primary_view_changes_total", T::counter,
            "View changes this replica asked for because the primary left a request unproposed too long.",
            static_cast<double>(replica_->slow_primary_view_changes()));
+  w.single("pbft_peer_mutes_total", T::counter,
+           "Times a peer was muted for signing garbage (its messages dropped unread for a while).",
+           static_cast<double>(replica_->mutes()));
   w.single("pbft_fast_reads_total", T::counter, "Reads this gateway answered by the read-only fast path.",
            static_cast<double>(metrics_.fast_reads));
   w.single("pbft_fast_read_fallbacks_total", T::counter,
@@ -206,12 +209,7 @@ std::string Node::metrics_text() {
     w.sample("pbft_messages_rejected_total", {{"layer", "transport"}, {"reason", reason}},
              static_cast<double>(count));
   }
-  const std::pair<const char*, uint64_t> core_reasons[] = {
-      {"bad_signature", r.bad_signature}, {"wrong_sender", r.wrong_sender},
-      {"wrong_view", r.wrong_view},       {"out_of_window", r.out_of_window},
-      {"malformed", r.malformed},         {"conflicting", r.conflicting},
-      {"bad_certificate", r.bad_certificate}, {"bad_state", r.bad_state}};
-  for (const auto& [reason, count] : core_reasons) {
+  for (const auto& [reason, count] : core::named_counts(r)) {
     w.sample("pbft_messages_rejected_total", {{"layer", "core"}, {"reason", reason}},
              static_cast<double>(count));
   }
