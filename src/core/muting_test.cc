@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/replica.h"
+#include "core/test_backup.h"
 #include "crypto/fake_crypto.h"
 #include "kv/map_store.h"
 #include "kv/operation.h"
@@ -21,19 +22,8 @@ wire::Prepare prepare(ReplicaId signer, Seq seq, bool good) {
   return p;
 }
 
-// Replica 1 of 4 in view 0.
-struct Backup {
-  explicit Backup(Config c = {}) : config(c), crypto(secret, crypto::Principal::replica(1)), replica(c, 1, crypto, kv) {
-    (void)replica.take_output();
-  }
-  void ticks(uint32_t n) {
-    for (uint32_t t = 0; t < n; ++t) replica.tick();
-    (void)replica.take_output();
-  }
-  Config config;
-  crypto::FakeCrypto crypto;
-  kv::MapStore kv;
-  Replica replica;
+struct Backup : testing::TestBackup {
+  explicit Backup(Config c = {}) : TestBackup(secret, c) {}
 };
 
 TEST(Muting, APeerSigningGarbageIsNotHeardForAWhile) {

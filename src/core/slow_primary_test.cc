@@ -4,6 +4,7 @@
 
 #include "common/client_id.h"
 #include "core/replica.h"
+#include "core/test_backup.h"
 #include "crypto/fake_crypto.h"
 #include "kv/map_store.h"
 #include "kv/operation.h"
@@ -27,18 +28,8 @@ wire::PrePrepare proposal(const Replica& backup, const wire::Request& r) {
   return pp;
 }
 
-struct Backup {
-  explicit Backup(Config c = {}) : config(c), crypto(secret, crypto::Principal::replica(1)), replica(c, 1, crypto, kv) {
-    (void)replica.take_output();
-  }
-  void ticks(uint32_t n) {
-    for (uint32_t t = 0; t < n; ++t) replica.tick();
-    (void)replica.take_output();
-  }
-  Config config;
-  crypto::FakeCrypto crypto;
-  kv::MapStore kv;
-  Replica replica;
+struct Backup : testing::TestBackup {
+  explicit Backup(Config c = {}) : TestBackup(secret, c) {}
 };
 
 TEST(SlowPrimary, ARequestLeftUnproposedAsksForAViewChange) {

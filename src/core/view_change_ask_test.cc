@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/replica.h"
+#include "core/test_backup.h"
 #include "crypto/fake_crypto.h"
 #include "kv/map_store.h"
 #include "kv/operation.h"
@@ -16,28 +17,13 @@ constexpr uint64_t secret = 21;
 
 wire::Status asking(ReplicaId peer, View asks) { return wire::Status{peer, 0, true, 0, 0, {}, asks}; }
 
-// Replica 1 of 4 in view 0.
-struct Backup {
-  Backup() : crypto(secret, crypto::Principal::replica(1)), replica(Config{}, 1, crypto, kv) {
-    (void)replica.take_output();
-  }
+struct Backup : testing::TestBackup {
+  Backup() : TestBackup(secret) {}
   wire::Request request() const {
     wire::Request r{7, 1, kv::encode_operation({kv::OpKind::put, "k", "v"}), {}};
     r.sig = crypto::FakeCrypto(secret, crypto::Principal::client(7)).sign(wire::signing_bytes(r));
     return r;
   }
-  Output ticks(uint32_t n) {
-    Output all;
-    for (uint32_t t = 0; t < n; ++t) {
-      replica.tick();
-      Output out = replica.take_output();
-      for (Send& s : out.sends) all.sends.push_back(std::move(s));
-    }
-    return all;
-  }
-  crypto::FakeCrypto crypto;
-  kv::MapStore kv;
-  Replica replica;
 };
 
 template <typename M>
@@ -54,7 +40,7 @@ TEST(ViewChangeAsk, ALoneSuspicionAsksAndKeepsWorkingInTheView) {
   const wire::Request r = b.request();
   b.replica.receive_request(r);
   (void)b.replica.take_output();
-  Output out = b.ticks(Config{}.view_change_timeout_ticks);
+  Output out = b.ticks_collecting(Config{}.view_change_timeout_ticks);
   EXPECT_EQ(b.replica.asked_view(), 1u);
   EXPECT_TRUE(b.replica.view_active());
   EXPECT_EQ(b.replica.view(), 0u);
@@ -99,7 +85,7 @@ TEST(ViewChangeAsk, ARestartedReplicaStillAsks) {
   // withdraw it.
   Backup b;
   b.replica.receive_request(b.request());
-  (void)b.ticks(Config{}.view_change_timeout_ticks);
+  b.ticks(Config{}.view_change_timeout_ticks);
   ASSERT_EQ(b.replica.asked_view(), 1u);
   EXPECT_EQ(b.replica.durable().asked_view, 1u);
   kv::MapStore kv;
