@@ -238,7 +238,7 @@ std::string Replica::describe() const {
     << (is_primary() ? " primary" : "") << " h=" << d_.stable_seq << " exec=" << d_.last_executed
     << " proposed=" << d_.last_proposed << " slots=" << d_.slots.size()
     << " pending=" << pending_.size();
-  if (d_.view_active && d_.asked_view > d_.view) s << " asks=v" << d_.asked_view;
+  if (asking_view() != 0) s << " asks=v" << asking_view();
   if (fetching_) s << " fetching=" << fetching_->seq;
   return s.str();
 }

@@ -150,9 +150,10 @@ class Replica {
   // View changes this replica asked for because the primary left a request
   // unproposed for Config::proposal_timeout_ticks.
   uint64_t slow_primary_view_changes() const { return slow_primary_view_changes_; }
-  // The view this replica asks to change to while it still works in its
-  // view (0 or at most view(): it asks for none).
+  // The view this replica asked to change to (durable; spent once at or
+  // below view()), and the ask that stands now: 0 when it asks for none.
   View asked_view() const { return d_.asked_view; }
+  View asking_view() const { return d_.view_active && d_.asked_view > d_.view ? d_.asked_view : 0; }
   const Config& config() const { return config_; }
   // Read-only views for metrics and the dashboard (no behaviour depends on
   // them): the checkpoint votes collected above the stable checkpoint, the

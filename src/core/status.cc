@@ -15,7 +15,7 @@ void Replica::send_status() {
   st.view_active = d_.view_active;
   st.stable_seq = d_.stable_seq;
   st.last_executed = d_.last_executed;
-  if (d_.view_active && d_.asked_view > d_.view) st.asks_view = d_.asked_view;
+  st.asks_view = asking_view();
   // Slots past the last known pre-prepare are unknown: the peer reads
   // missing flags as "nothing" and resends what it has there.
   Seq last = std::min({d_.last_executed + config_.retransmit_slots_max,

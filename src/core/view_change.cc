@@ -160,11 +160,11 @@ void Replica::count_view_change_asks() {
     if (auto it = view_changes_.find(r); it != view_changes_.end()) asked = std::max(asked, it->second.new_view);
     if (asked > d_.view) asks.push_back(asked);
   }
-  if (asks.size() >= quorum_.f + 1 && d_.asked_view <= d_.view) {
+  if (asks.size() >= quorum_.f + 1 && asking_view() == 0) {
     ask_view_change(*std::min_element(asks.begin(), asks.end()));
     return;  // counted again there, with this replica's own ask
   }
-  if (d_.asked_view > d_.view) asks.push_back(d_.asked_view);
+  if (asking_view() != 0) asks.push_back(asking_view());
   if (asks.size() < q()) return;
   // q replicas ask for at least the q-th highest view asked for.
   std::sort(asks.begin(), asks.end(), std::greater<>());

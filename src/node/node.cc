@@ -447,11 +447,7 @@ std::string Node::state_json() {
   else if (replica_->is_primary()) j["replica_state"] = {{"Leader", {{"sequence", d.last_proposed}}}};
   else j["replica_state"] = "Replica";
   j["view"] = replica_->view();
-  if (replica_->view_active() && replica_->asked_view() > replica_->view()) {
-    j["asks_view_change"] = replica_->asked_view();
-  } else {
-    j["asks_view_change"] = nullptr;
-  }
+  j["asks_view_change"] = replica_->asking_view() == 0 ? json(nullptr) : json(replica_->asking_view());
   j["last_applied"] = replica_->last_executed();
   j["last_stable_checkpoint_sequence"] =
       replica_->stable_seq() == 0 ? json(nullptr) : json(replica_->stable_seq());

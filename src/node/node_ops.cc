@@ -132,10 +132,9 @@ std::string Node::metrics_text() {
            replica_->is_primary() ? 1 : 0);
   w.single("pbft_view_changes_total", T::counter, "View changes this replica started or joined.",
            static_cast<double>(metrics_.view_changes));
-  const View asked = replica_->view_active() && replica_->asked_view() > replica_->view() ? replica_->asked_view() : 0;
   w.single("pbft_view_change_asked", T::gauge,
            "The view this replica asks to change to while it works in its view (0: it asks for none).",
-           static_cast<double>(asked));
+           static_cast<double>(replica_->asking_view()));
 
   const bool fetching = fetcher_->active();
   const kv::StateFetcher::Progress p = fetcher_->progress();
