@@ -60,6 +60,10 @@ template wire::NewView Replica::signed_copy(wire::NewView) const;
 
 void Replica::receive_request(const wire::Request& request) { handle_request(request, Source::client); }
 
+void Replica::receive_checked_request(const wire::Request& request) {
+  handle_request(request, Source::checked_client);
+}
+
 void Replica::receive_own_request(const wire::Request& request) {
   PBFT_ASSERT(gateway_of(request.client) == id_, "only this replica's gateway clients are its own");
   handle_request(request, Source::own_gateway);

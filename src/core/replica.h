@@ -110,6 +110,10 @@ class Replica {
 
   // A request straight from a client.
   void receive_request(const wire::Request& request);
+  // The same, when the host has checked its signature already (it does so
+  // before it routes this client's replies to the connection it came on):
+  // not checked twice.
+  void receive_checked_request(const wire::Request& request);
   // A request of this replica's own gateway (common/client_id.h), made by
   // the host itself: its signature is this replica's own and is not
   // checked. The gateway sends it to every replica itself, so it is not
@@ -180,6 +184,7 @@ class Replica {
   // would, for one MAC instead of a signature check.
   enum class Source {
     client,          // receive_request: checked, relayed to the primary
+    checked_client,  // receive_checked_request: checked by the host, relayed to the primary
     own_gateway,     // receive_own_request: trusted, not relayed
     gateway_link,    // from the replica whose gateway owns the client id: trusted, not relayed
     relayed,         // passed on by another replica: checked, not answered
@@ -195,7 +200,9 @@ class Replica {
   // The read-only fast path (Castro & Liskov 5.1.3): a read answered from
   // the executed state, not ordered; the client needs matching answers
   // from every replica (node/gateway.h says why) and falls back to an
-  // ordered read otherwise.
+  // ordered read otherwise. Signed when asked for, over
+  // fast_reply_signing_bytes (clients that have no authenticated link to
+  // the replica, such as the client library, need it).
   void answer_read_only(const wire::Request& request);
   // The reply to (client, timestamp), executed at `seq`; signed when the
   // request asked for it (Request::flag_signed_reply).

@@ -336,6 +336,88 @@ TEST(Replica, CachedReplyIsSignedForTheSameOperationOnly) {
   EXPECT_TRUE(c.r(2).take_output().replies.empty());
 }
 
+TEST(Replica, SignsAFastReadUnderItsOwnDomainWhenAsked) {
+  Cluster c(small_config());
+  c.submit(c.request(1, "a", "1"));
+  while (!c.r(2).take_output().empty()) {
+  }
+  wire::Request read{1, 100, kv::encode_operation({kv::OpKind::get, "a", ""}), {},
+                     wire::Request::flag_read_only | wire::Request::flag_signed_reply};
+  read = signed_by_client(read);
+  c.r(2).receive_request(read);
+  Output out = c.r(2).take_output();
+  ASSERT_EQ(out.replies.size(), 1u);
+  const wire::Reply& reply = out.replies[0].reply;
+  ASSERT_TRUE(reply.sig.has_value());
+  EXPECT_EQ(reply.seq, 1u);
+  const crypto::Crypto& crypto = c.nodes[0]->crypto;
+  const Digest op = crypto.digest(read.operation), result = crypto.digest(reply.result);
+  EXPECT_TRUE(crypto.verify_replica(
+      2, wire::fast_reply_signing_bytes(1, 100, reply.seq, 2, op, result), *reply.sig));
+  // Not a signature anyone can pass off as an ordered reply's.
+  EXPECT_FALSE(reply_signature_valid(c, reply, read));
+  // Unasked, a fast answer is not signed.
+  read.flags = wire::Request::flag_read_only;
+  read = signed_by_client(read);
+  c.r(2).receive_request(read);
+  out = c.r(2).take_output();
+  ASSERT_EQ(out.replies.size(), 1u);
+  EXPECT_FALSE(out.replies[0].reply.sig.has_value());
+}
+
+TEST(Replica, ARequestTheHostCheckedIsNotCheckedAgain) {
+  Cluster c(small_config());
+  wire::Request r = c.request(1, "a", "1");
+  r.sig[0] ^= 1;  // what the host vouches for is taken as checked
+  c.r(0).receive_request(r);
+  EXPECT_TRUE(c.r(0).take_output().sends.empty());
+  EXPECT_EQ(c.r(0).rejected().bad_signature, 1u);
+  c.r(0).receive_checked_request(c.request(1, "a", "2"));
+  Output out = c.r(0).take_output();
+  out.propose = out.propose || !out.sends.empty();
+  EXPECT_TRUE(out.propose) << "the primary proposes a checked request";
+  // A backup passes a checked request on to the primary, as it does an unchecked one.
+  c.r(2).receive_checked_request(c.request(2, "b", "1"));
+  out = c.r(2).take_output();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].to, std::optional<ReplicaId>(0));
+  EXPECT_TRUE(std::holds_alternative<wire::Request>(out.sends[0].message));
+}
+
+TEST(Replica, ABackupWaitsForTheClientThatSentToEveryReplica) {
+  Config config = small_config();
+  config.proposal_timeout_ticks = 5;
+  Cluster c(config);
+  wire::Request r = c.request(1, "a", "1");
+  r.flags = wire::Request::flag_sent_to_all;
+  r = signed_by_client(r);
+  c.r(2).receive_checked_request(r);
+  Output out = c.r(2).take_output();
+  EXPECT_TRUE(out.sends.empty()) << "the client sent it to the primary itself";
+  // Left waiting by the primary, it is passed on.
+  bool passed_on = false;
+  for (int t = 0; t < 8 && !passed_on; ++t) {
+    c.r(2).tick();
+    for (const Send& s : c.r(2).take_output().sends)
+      passed_on = passed_on || (s.to == std::optional<ReplicaId>(0) && std::holds_alternative<wire::Request>(s.message));
+  }
+  EXPECT_TRUE(passed_on);
+}
+
+TEST(Replica, ACopyOfAWaitingRequestIsNotCheckedAgain) {
+  Cluster c(small_config());
+  crypto::FakeCrypto& crypto = c.nodes[0]->crypto;
+  wire::Request r = c.request(1, "a", "1");
+  // Proposed but not executed yet, the request waits at the primary.
+  c.r(0).receive_request(r);
+  const uint64_t checks = crypto.client_verifications();
+  c.r(0).receive(2, r);  // passed on by a backup
+  EXPECT_EQ(crypto.client_verifications(), checks);
+  wire::Request other = c.request(1, "a", "2");
+  c.r(0).receive(2, other);
+  EXPECT_EQ(crypto.client_verifications(), checks + 1) << "a different request is checked";
+}
+
 TEST(ClientTable, EncodesCanonicallyAndRejectsGarbage) {
   ClientTable t;
   t.record(7, 3, Bytes{1, 2}, 12, Digest{{4, 5}});

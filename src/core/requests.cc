@@ -11,10 +11,11 @@ namespace pbft::core {
 void Replica::handle_request(const wire::Request& request, Source source) {
   const bool from_client = source != Source::relayed;
   const bool vouched = source == Source::own_gateway || source == Source::gateway_link;
+  const bool checked = source == Source::checked_client;
   if ((request.flags & wire::Request::flag_read_only) != 0) {
     // Not ordered, so no batch to keep clean: the link's word is enough.
     if (!from_client) return;  // answered to the client only
-    if (!vouched && !client_signed(request)) {
+    if (!vouched && !checked && !client_signed(request)) {
       ++rejected_.bad_signature;
       return;
     }
@@ -28,7 +29,13 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   // A backup that trusts it marks it unchecked, so that it is checked if
   // this replica becomes primary (propose_from_queue).
   const bool trusted = vouched && (source == Source::own_gateway || !is_primary());
-  if (!trusted && !client_signed(request)) {
+  const bool direct = source == Source::client || source == Source::checked_client;
+  auto waiting = pending_.find(request.client);
+  // The very request already waiting (signature included) was checked
+  // when it came, or is marked to be checked when proposed: a copy passed
+  // on by a backup costs no second check.
+  const bool known = waiting != pending_.end() && waiting->second == request;
+  if (!trusted && !checked && !known && !client_signed(request)) {
     ++rejected_.bad_signature;
     return;
   }
@@ -48,25 +55,26 @@ void Replica::handle_request(const wire::Request& request, Source source) {
     }
     return;
   }
-  if (auto it = pending_.find(request.client);
-      it != pending_.end() && it->second.timestamp >= request.timestamp) {
+  if (waiting != pending_.end() && waiting->second.timestamp >= request.timestamp) {
     // Known and waiting. A client that asks again may not have reached the
     // primary: pass it on once more.
-    if (source == Source::client && d_.view_active && !is_primary() && it->second == request)
-      send(primary_of(d_.view), request);
+    if (direct && d_.view_active && !is_primary() && known) send(primary_of(d_.view), request);
     return;
   }
   add_pending(request);
   if (!pending_.contains(request.client)) return;  // over the limit
   if (trusted && source == Source::gateway_link) unchecked_.insert(request.client);
   if (!d_.view_active) return;  // passed on when the next view starts
-  // The gateways send their requests to the primary themselves: a backup
-  // that has one knows the primary has it too.
-  if (vouched && !is_primary()) awaiting_proposal_.emplace(request.client, Awaiting{now_, false});
+  // The gateways send their requests to the primary themselves, and so
+  // does a client that says it sent to every replica: a backup that has
+  // one knows the primary has it too (and passes it on when the primary
+  // leaves it waiting).
+  const bool primary_has_it = vouched || (direct && (request.flags & wire::Request::flag_sent_to_all) != 0);
+  if (primary_has_it && !is_primary()) awaiting_proposal_.emplace(request.client, Awaiting{now_, false});
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
     propose_batches();
-  } else if (source == Source::client) {
+  } else if (direct && !primary_has_it) {
     send(primary_of(d_.view), request);
   }
   if (!request_deadline_) restart_request_timer();
@@ -82,9 +90,14 @@ void Replica::answer_read_only(const wire::Request& request) {
   if (fetching_ || awaiting_persist_) return;
   std::optional<Bytes> result = sm_.read_only(request.operation);
   if (!result) return;  // not a read: the client falls back to ordering it
-  // Not signed even when asked: a reply certificate is for ordered answers.
-  out_.replies.push_back(ClientReply{
-      request.client, make_reply(request.client, request.timestamp, d_.last_executed, {}, std::move(*result), false)});
+  wire::Reply reply = make_reply(request.client, request.timestamp, d_.last_executed, {}, std::move(*result), false);
+  if ((request.flags & wire::Request::flag_signed_reply) != 0) {
+    // Under its own domain: a reply certificate is for ordered answers.
+    reply.sig = crypto_.sign(wire::fast_reply_signing_bytes(request.client, request.timestamp, reply.seq, id_,
+                                                            crypto_.digest(request.operation),
+                                                            crypto_.digest(reply.result)));
+  }
+  out_.replies.push_back(ClientReply{request.client, std::move(reply)});
 }
 
 wire::Reply Replica::make_reply(ClientId client, uint64_t timestamp, Seq seq, const Digest& operation,

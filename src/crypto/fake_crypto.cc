@@ -121,6 +121,7 @@ bool FakeCrypto::verify_replica(ReplicaId signer, ByteView data, const Signature
 }
 
 bool FakeCrypto::verify_client(ClientId signer, ByteView data, const Signature& sig) const {
+  ++client_verifications_;
   return sign_as(Principal::client(signer), data) == sig;
 }
 

@@ -32,11 +32,14 @@ class FakeCrypto final : public Crypto {
   bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const override;
 
   Principal self() const { return self_; }
+  // Client signatures checked so far (tests count what a path costs).
+  uint64_t client_verifications() const { return client_verifications_; }
 
  private:
   Signature sign_as(Principal who, ByteView data) const;
   uint64_t cluster_secret_;
   Principal self_;
+  mutable uint64_t client_verifications_ = 0;
 };
 
 }  // namespace pbft::crypto

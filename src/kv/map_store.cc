@@ -28,6 +28,14 @@ Bytes MapStore::apply(Seq seq, ByteView operation) {
   return encode_result({ResultStatus::bad_operation, std::nullopt, seq});
 }
 
+std::optional<Bytes> MapStore::read_only(ByteView operation) const {
+  std::optional<Operation> op = decode_operation(operation);
+  if (!op || op->kind != OpKind::get) return std::nullopt;
+  auto it = data_.find(op->key);
+  if (it == data_.end()) return encode_result({ResultStatus::not_found, std::nullopt, 0});
+  return encode_result({ResultStatus::ok, it->second, 0});
+}
+
 // u64 count, then length-prefixed keys and values in key order.
 Bytes MapStore::checkpoint(Seq) {
   Bytes out;

@@ -16,6 +16,8 @@ namespace pbft::kv {
 class MapStore final : public core::StateMachine {
  public:
   Bytes apply(Seq seq, ByteView operation) override;
+  // Gets only (sequence number 0 in the answer).
+  std::optional<Bytes> read_only(ByteView operation) const override;
   Bytes checkpoint(Seq seq) override;
   bool restore(Seq seq, ByteView manifest) override;
   void discard_checkpoints_below(Seq) override {}

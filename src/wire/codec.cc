@@ -498,10 +498,11 @@ Bytes signing_bytes(const Request& m) {
   return out;
 }
 
-Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
-                          const Digest& operation_digest, const Digest& result_digest) {
+namespace {
+Bytes reply_bytes(const char* domain, ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
+                  const Digest& operation_digest, const Digest& result_digest) {
   Bytes out;
-  Writer w = signing_writer(out, "pbft/reply/v1");
+  Writer w = signing_writer(out, domain);
   w.u64(client);
   w.u64(timestamp);
   w.u64(seq);
@@ -509,6 +510,17 @@ Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaI
   w.digest(operation_digest);
   w.digest(result_digest);
   return out;
+}
+}  // namespace
+
+Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
+                          const Digest& operation_digest, const Digest& result_digest) {
+  return reply_bytes("pbft/reply/v1", client, timestamp, seq, replica, operation_digest, result_digest);
+}
+
+Bytes fast_reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
+                               const Digest& operation_digest, const Digest& result_digest) {
+  return reply_bytes("pbft/fast-reply/v1", client, timestamp, seq, replica, operation_digest, result_digest);
 }
 
 Bytes signing_bytes(const PrePrepare& m) {

@@ -79,6 +79,11 @@ Bytes signing_bytes(const NewView& m);
 // result bytes themselves are left out, the result by its digest.
 Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
                           const Digest& operation_digest, const Digest& result_digest);
+// The same fields under another domain, for an answer of the read-only
+// fast path (seq: the answering replica's last executed): no one can pass
+// such a signature off as an ordered reply's.
+Bytes fast_reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,
+                               const Digest& operation_digest, const Digest& result_digest);
 
 // The bytes a batch digest is computed over (requests with their
 // signatures, in order).

@@ -728,10 +728,11 @@ TEST(SigningBytes, DomainTagsSeparateTypes) {
       signing_bytes(Request{}),    signing_bytes(PrePrepare{}), signing_bytes(Prepare{}),
       signing_bytes(Checkpoint{}), signing_bytes(ViewChange{}), signing_bytes(NewView{}),
       batch_bytes({}),             reply_signing_bytes(0, 0, 0, 0, {}, {}),
+      fast_reply_signing_bytes(0, 0, 0, 0, {}, {}),
   };
   const std::vector<std::string> tags = {"pbft/request/v2",    "pbft/pre-prepare/v1", "pbft/prepare/v1",
                                          "pbft/checkpoint/v1", "pbft/view-change/v1", "pbft/new-view/v1",
-                                         "pbft/batch/v1",      "pbft/reply/v1"};
+                                         "pbft/batch/v1",      "pbft/reply/v1",       "pbft/fast-reply/v1"};
   for (size_t i = 0; i < all.size(); ++i) {
     const std::string s(all[i].begin(), all[i].end());
     EXPECT_NE(s.find(tags[i]), std::string::npos) << tags[i];
@@ -798,6 +799,8 @@ TEST(Codec, ReplySigningBytesCoverEveryCertifiedField) {
   EXPECT_NE(base, reply_signing_bytes(1, 2, 3, 9, op, result));
   EXPECT_NE(base, reply_signing_bytes(1, 2, 3, 4, result, result));
   EXPECT_NE(base, reply_signing_bytes(1, 2, 3, 4, op, op));
+  // A fast-path answer's signature is no ordered reply's.
+  EXPECT_NE(base, fast_reply_signing_bytes(1, 2, 3, 4, op, result));
   Request flagged{.client = 1, .timestamp = 2, .operation = to_bytes("x"), .flags = Request::flag_signed_reply};
   Request plain = flagged;
   plain.flags = 0;

@@ -18,7 +18,10 @@ namespace pbft::wire {
 // flag_signed_reply makes every replica sign its reply (see Reply);
 // flag_read_only asks for the read-only fast path: each replica answers a
 // read from its current state at once, without ordering it (nothing is
-// recorded for it, and an operation that is not a read gets no answer).
+// recorded for it, and an operation that is not a read gets no answer);
+// flag_sent_to_all says the client sent it to every replica itself, so a
+// backup need not pass it on to the primary at once (it does when the
+// primary leaves it waiting, as for a gateway's request).
 struct Request {
   ClientId client = 0;
   uint64_t timestamp = 0;
@@ -29,7 +32,8 @@ struct Request {
 
   static constexpr uint8_t flag_signed_reply = 1;
   static constexpr uint8_t flag_read_only = 2;
-  static constexpr uint8_t flags_known = flag_signed_reply | flag_read_only;
+  static constexpr uint8_t flag_sent_to_all = 4;
+  static constexpr uint8_t flags_known = flag_signed_reply | flag_read_only | flag_sent_to_all;
 };
 
 // The primary's proposal of a batch at (view, seq). The signature covers
