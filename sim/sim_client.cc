@@ -8,13 +8,28 @@
 namespace pbft::sim {
 
 SimClient::SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count,
-                     uint32_t reply_quorum, uint32_t write_quorum, uint32_t fast_quorum)
+                     uint32_t reply_quorum, uint32_t write_quorum, uint32_t fast_quorum, bool library_mode)
     : id_(id),
       crypto_(cluster_secret, crypto::Principal::client(id)),
       replica_count_(replica_count),
       reply_quorum_(reply_quorum),
       write_quorum_(write_quorum),
-      fast_quorum_(fast_quorum) {}
+      fast_quorum_(fast_quorum),
+      library_mode_(library_mode) {}
+
+uint8_t SimClient::flags(bool fast) const {
+  uint8_t f = fast ? wire::Request::flag_read_only : 0;
+  if (library_mode_) f |= wire::Request::flag_signed_reply | (fast ? 0 : wire::Request::flag_sent_to_all);
+  return f;
+}
+
+bool SimClient::reply_signed(ReplicaId from, const wire::Reply& reply) const {
+  if (!reply.sig) return false;
+  const Digest op = crypto_.digest(request_.operation), result = crypto_.digest(reply.result);
+  const Bytes bytes = fast_ ? wire::fast_reply_signing_bytes(id_, reply.timestamp, reply.seq, from, op, result)
+                            : wire::reply_signing_bytes(id_, reply.timestamp, reply.seq, from, op, result);
+  return crypto_.verify_replica(from, bytes, *reply.sig);
+}
 
 bool SimClient::is_read(const Bytes& operation) {
   std::optional<kv::Operation> op = kv::decode_operation(ByteView(operation));
@@ -67,7 +82,7 @@ wire::Request SimClient::begin(Bytes operation, Time now, bool fast) {
   request_.client = id_;
   request_.timestamp = next_timestamp_++;
   request_.operation = operation;
-  if (fast) request_.flags = wire::Request::flag_read_only;
+  request_.flags = flags(fast);
   request_.sig = crypto_.sign(wire::signing_bytes(request_));
   fast_ = fast;
   needs_fall_back_ = false;
@@ -85,7 +100,7 @@ wire::Request SimClient::begin(Bytes operation, Time now, bool fast) {
 wire::Request SimClient::fall_back() {
   PBFT_ASSERT(busy_ && fast_, "only a fast read falls back");
   request_.timestamp = next_timestamp_++;
-  request_.flags = 0;
+  request_.flags = flags(false);
   request_.sig = crypto_.sign(wire::signing_bytes(request_));
   op_.timestamp = request_.timestamp;
   fast_ = false;
@@ -97,7 +112,7 @@ wire::Request SimClient::fall_back() {
 
 bool SimClient::on_reply(ReplicaId from, const wire::Reply& reply, Time now) {
   if (!busy_ || reply.client != id_ || reply.timestamp != request_.timestamp ||
-      reply.replica != from || from >= replica_count_) {
+      reply.replica != from || from >= replica_count_ || (library_mode_ && !reply_signed(from, reply))) {
     ++ignored_replies_;
     return false;
   }
@@ -108,7 +123,9 @@ bool SimClient::on_reply(ReplicaId from, const wire::Reply& reply, Time now) {
   std::map<Bytes, uint32_t> tally;
   for (const auto& [replica, r] : replies_) {
     ++tally[r.result];
-    if (r.result == reply.result) {
+    // A signed ordered reply binds its sequence number too: library mode matches on it.
+    const bool same_seq = !library_mode_ || fast_ || r.seq == reply.seq;
+    if (r.result == reply.result && same_seq) {
       ++matching;
       view = std::max(view, r.view);
     }

@@ -4,6 +4,12 @@
 // read-only fast path: sent to every replica with Request::flag_read_only,
 // accepted when fast_quorum replicas answer alike, otherwise ordered as a
 // new request (fall_back). Timers and sending are the simulation's business.
+//
+// A client in library mode behaves as the client library does over the
+// binary protocol (client/native_runner.h): every request asks for signed
+// replies and an ordered one goes to every replica at once
+// (Request::flag_sent_to_all); only replies whose signature checks count,
+// ordered ones matching on result and sequence number.
 #pragma once
 
 #include <map>
@@ -33,7 +39,9 @@ struct ClientOp {
 class SimClient {
  public:
   SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count, uint32_t reply_quorum,
-            uint32_t write_quorum, uint32_t fast_quorum);
+            uint32_t write_quorum, uint32_t fast_quorum, bool library_mode = false);
+
+  bool library_mode() const { return library_mode_; }
 
   // Whether `operation` (encoded) may take the fast path: gets and ranges.
   static bool is_read(const Bytes& operation);
@@ -74,6 +82,7 @@ class SimClient {
   uint32_t reply_quorum_;
   uint32_t write_quorum_;
   uint32_t fast_quorum_;
+  bool library_mode_;
   uint32_t quorum_ = 1;  // of the current request
   bool fast_ = false;
   bool needs_fall_back_ = false;
@@ -84,6 +93,11 @@ class SimClient {
   ClientOp op_;
   std::map<ReplicaId, wire::Reply> replies_;  // for the current timestamp
   uint64_t ignored_replies_ = 0;
+
+  // Library mode: the flags of an ordered or fast request, and whether a
+  // reply carries the replica's valid signature.
+  uint8_t flags(bool fast) const;
+  bool reply_signed(ReplicaId from, const wire::Reply& reply) const;
 };
 
 }  // namespace pbft::sim

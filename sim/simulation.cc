@@ -335,8 +335,9 @@ Simulation::Simulation(const RunOptions& options)
   Rng client_rng = rng_.fork();
   const uint32_t reply_quorum = plan_.config.quorum().reply;
   for (uint32_t c = 0; c < plan_.client_count; ++c) {
+    // Every other client behaves as the client library does (sim_client.h).
     clients_.emplace_back(SimClient(first_client_id + c, plan_.cluster_secret, n, reply_quorum,
-                                    reply_quorum, n),
+                                    reply_quorum, n, c % 2 == 1),
                           client_rng.fork(), plan_.ops_after_heal);
   }
 }
@@ -715,7 +716,7 @@ void Simulation::fall_back(uint32_t client) {
   hash(r.timestamp);
   if (tracing())
     trace("client " + std::to_string(r.client) + " falls back to ordering " + request_name(r.client, r.timestamp));
-  send_request(r, c.client.primary());
+  send_request(r, c.client.library_mode() ? std::nullopt : std::optional<ReplicaId>(c.client.primary()));
   queue_.push(now_ + plan_.client_retry, ClientTimerEv{client, r.timestamp});
 }
 
@@ -758,7 +759,7 @@ void Simulation::on(const ClientNextEv& e) {
     queue_.push(now_ + fast_read_timeout, ClientTimerEv{e.client, r.timestamp});
     return;
   }
-  send_request(r, c.client.primary());
+  send_request(r, c.client.library_mode() ? std::nullopt : std::optional<ReplicaId>(c.client.primary()));
   queue_.push(now_ + plan_.client_retry, ClientTimerEv{e.client, r.timestamp});
 }
 
