@@ -118,7 +118,8 @@ class Supervisor {
   int run() {
     note("starting " + std::to_string(options_.replicas) + " dev replicas of " + node_path_ + ": HTTP on 127.0.0.1:" +
          std::to_string(options_.base_port) + ".." + std::to_string(options_.base_port + options_.replicas - 1) +
-         ", data in " + data_dir_ + "; Ctrl-C stops them (the dev keys are NOT secret)");
+         ", binary client protocol on " + std::to_string(options_.base_port + 200) + ".." +
+         std::to_string(options_.base_port + 200 + options_.replicas - 1) + ", data in " + data_dir_ + "; Ctrl-C stops them (the dev keys are NOT secret)");
     bool failed = false;
     for (uint32_t i = 0; i < options_.replicas; ++i) {
       if (!spawn(i)) {
@@ -426,7 +427,7 @@ int run_dev_cluster(const DevClusterOptions& options, std::ostream& out, std::os
         << "--base-port P --out DIR` and start each with `kv-node --config DIR/replica-<i>.toml`.\n";
     return 2;
   }
-  constexpr uint32_t port_span = 100 + 5 - 1;
+  constexpr uint32_t port_span = 200 + 5 - 1;
   if (options.base_port == 0 || options.base_port > 65535 - port_span) {
     err << "kvctl dev-cluster: --base-port " << options.base_port << " leaves no room for ports base..base+"
         << port_span << " (use 1.." << 65535 - port_span << ")\n";

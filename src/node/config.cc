@@ -1,5 +1,6 @@
 #include "node/config.h"
 
+#include "common/client_id.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
 
@@ -257,19 +258,21 @@ void collect_unknown(const toml::table& table, const std::string& prefix,
   }
 }
 
-constexpr std::string_view root_keys[] = {"cluster_id", "node",     "protocol",
-                                          "limits",     "storage",  "replicas", "testing"};
+constexpr std::string_view root_keys[] = {"cluster_id", "node",     "protocol", "limits",
+                                          "storage",    "replicas", "clients",  "testing"};
 constexpr std::string_view testing_keys[] = {"misbehave", "allow_misbehaviour"};
 constexpr std::string_view storage_keys[] = {"engine", "sync"};
-constexpr std::string_view node_keys[] = {"id", "key_file", "data_dir", "http_listen",
-                                                               "replica_listen"};
+constexpr std::string_view node_keys[] = {"id", "key_file", "data_dir", "http_listen", "replica_listen",
+                                          "client_listen"};
 constexpr std::string_view protocol_keys[] = {
     "checkpoint_interval",    "window_size",        "pipeline_depth_max", "batch_requests_max",
     "view_change_timeout_ms", "status_interval_ms", "tick_ms"};
 constexpr std::string_view limits_keys[] = {
-    "body_bytes_max", "key_bytes_max", "value_bytes_max", "request_timeout_ms", "request_retry_ms"};
-constexpr std::string_view replica_keys[] = {"id", "host", "replica_port", "http_port",
-                                                                  "public_key"};
+    "body_bytes_max",   "key_bytes_max",          "value_bytes_max",           "request_timeout_ms",
+    "request_retry_ms", "client_connections_max", "client_requests_per_second"};
+constexpr std::string_view replica_keys[] = {"id", "host", "replica_port", "http_port", "client_port",
+                                             "public_key"};
+constexpr std::string_view client_keys[] = {"id", "public_key"};
 
 // Every unknown key in the document, reported together so that one run
 // shows every typo.
@@ -287,12 +290,14 @@ void check_unknown_keys(const toml::table& root) {
     if (std::string_view(section) == "testing") allowed = testing_keys;
     collect_unknown(table, section, allowed, unknown);
   }
-  if (const toml::node* n = root.get("replicas")) {
-    if (const toml::array* replicas = n->as_array()) {
-      for (size_t i = 0; i < replicas->size(); ++i) {
-        if (const toml::table* t = (*replicas)[i].as_table())
-          collect_unknown(*t, "replicas[" + std::to_string(i) + "]", replica_keys, unknown);
-      }
+  for (auto [list, allowed] : {std::pair{"replicas", std::span<const std::string_view>(replica_keys)},
+                                std::pair{"clients", std::span<const std::string_view>(client_keys)}}) {
+    const toml::node* n = root.get(list);
+    const toml::array* entries = n != nullptr ? n->as_array() : nullptr;
+    if (entries == nullptr) continue;
+    for (size_t i = 0; i < entries->size(); ++i) {
+      if (const toml::table* t = (*entries)[i].as_table())
+        collect_unknown(*t, std::string(list) + "[" + std::to_string(i) + "]", allowed, unknown);
     }
   }
   if (unknown.empty()) return;
@@ -440,6 +445,7 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "# Addresses to listen on. Default: this replica's host and ports below.");
   append_line(s, "# http_listen = \"" + format_host_port("0.0.0.0", me.http_port) + "\"");
   append_line(s, "# replica_listen = \"" + format_host_port("0.0.0.0", me.replica_port) + "\"");
+  append_line(s, "# client_listen = \"" + format_host_port("0.0.0.0", me.client_port) + "\"");
   append_line(s);
   append_line(s, "[protocol]");
   append_line(s, "# A checkpoint every checkpoint_interval sequence numbers.");
@@ -465,6 +471,10 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "# How long an HTTP request waits for its answer, and how often it is resent.");
   append_line(s, "request_timeout_ms = " + std::to_string(defaults.request_timeout_ms));
   append_line(s, "request_retry_ms = " + std::to_string(defaults.request_retry_ms));
+  append_line(s, "# Binary-protocol clients connected at once, and requests each connection may");
+  append_line(s, "# send per second (more are dropped and counted).");
+  append_line(s, "client_connections_max = " + std::to_string(defaults.client_connections_max));
+  append_line(s, "client_requests_per_second = " + std::to_string(defaults.client_requests_per_second));
   append_line(s);
   append_line(s, "[storage]");
   append_line(s, "# rocksdb (in data_dir) or memory (nothing survives a restart).");
@@ -484,8 +494,15 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
     append_line(s, "host = \"" + m.host + "\"");
     append_line(s, "replica_port = " + std::to_string(m.replica_port));
     append_line(s, "http_port = " + std::to_string(m.http_port));
+    append_line(s, "client_port = " + std::to_string(m.client_port));
     append_line(s, "public_key = \"" + public_key_hex(m.public_key) + "\"");
   }
+  append_line(s);
+  append_line(s, "# Clients of the binary protocol (the client library): ids 1..4294967295, each with");
+  append_line(s, "# its Ed25519 public key (`kvctl keygen`); the same list in every replica's file.");
+  append_line(s, "# [[clients]]");
+  append_line(s, "# id = 1");
+  append_line(s, "# public_key = \"<64 hex digits>\"");
   return s;
 }
 
@@ -601,8 +618,12 @@ void validate(const NodeConfig& config) {
       fail(name + ".id", "expected " + std::to_string(i) + ", got " + std::to_string(m.id) +
                              " (ids must be 0..n-1 in order)");
     if (!valid_host(m.host)) fail(name + ".host", quote_text(m.host) + " is not a host name or IP address");
-    for (auto [port, field] : {std::pair{m.replica_port, ".replica_port"}, std::pair{m.http_port, ".http_port"}}) {
-      if (port == 0) fail(name + field, "0 is not a port (1..65535)");
+    for (auto [port, field] : {std::pair{m.replica_port, ".replica_port"}, std::pair{m.http_port, ".http_port"},
+                               std::pair{m.client_port, ".client_port"}}) {
+      if (port == 0) {
+        if (std::string_view(field) == ".client_port") continue;  // optional
+        fail(name + field, "0 is not a port (1..65535)");
+      }
       auto [it, inserted] = endpoints.emplace(std::pair{m.host, port}, name + field);
       if (!inserted)
         fail(name + field, format_host_port(m.host, port) + " is already used by " + it->second);
@@ -625,6 +646,27 @@ void validate(const NodeConfig& config) {
   if (same(config.http_listen, config.replica_listen))
     fail("node.replica_listen", "same address as node.http_listen (" +
                                     format_host_port(config.http_listen.host, config.http_listen.port) + ")");
+  if (config.client_listen.port != 0) {
+    if (!valid_host(config.client_listen.host))
+      fail("node.client_listen", quote_text(config.client_listen.host) + " is not a host name or IP address");
+    for (auto [other, name] : {std::pair{&config.http_listen, "node.http_listen"},
+                               std::pair{&config.replica_listen, "node.replica_listen"}}) {
+      if (same(config.client_listen, *other))
+        fail("node.client_listen", std::string("same address as ") + name + " (" +
+                                       format_host_port(other->host, other->port) + ")");
+    }
+  }
+  std::map<ClientId, size_t> client_ids;
+  for (size_t i = 0; i < config.clients.size(); ++i) {
+    const ClientMember& c = config.clients[i];
+    const std::string name = "clients[" + std::to_string(i) + "]";
+    if (c.id == 0 || gateway_of(c.id))
+      fail(name + ".id", std::to_string(c.id) + " is not a client id (1..4294967295; larger ids are the replicas' gateways)");
+    auto [it, inserted] = client_ids.emplace(c.id, i);
+    if (!inserted) fail(name + ".id", "same id as clients[" + std::to_string(it->second) + "]");
+    if (std::all_of(c.public_key.begin(), c.public_key.end(), [](uint8_t b) { return b == 0; }))
+      fail(name + ".public_key", "missing (all zero)");
+  }
   if (config.data_dir.empty()) fail("node.data_dir", "must not be empty");
 
   const Member& me = members[config.self];
@@ -675,6 +717,8 @@ void validate(const NodeConfig& config) {
                                       " (the operation it becomes must fit a request on the wire)");
   if (config.request_timeout_ms == 0) fail("limits.request_timeout_ms", "must be at least 1");
   if (config.request_retry_ms == 0) fail("limits.request_retry_ms", "must be at least 1");
+  if (config.client_connections_max == 0) fail("limits.client_connections_max", "must be at least 1");
+  if (config.client_requests_per_second == 0) fail("limits.client_requests_per_second", "must be at least 1");
   if (config.log_filter.empty()) fail("PBFT_LOG", "must not be empty");
   if (config.misbehave != Misbehaviour::none && !config.allow_misbehaviour)
     fail("testing.misbehave", std::string(to_string(config.misbehave)) +
@@ -731,6 +775,7 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
       fail(name + ".host", quote_text(m.host) + " is not a host name or IP address" + at(host));
     m.replica_port = as_port(require(t, "replica_port", name + ".replica_port", ""), name + ".replica_port");
     m.http_port = as_port(require(t, "http_port", name + ".http_port", ""), name + ".http_port");
+    if (const toml::node* n = t.get("client_port")) m.client_port = as_port(*n, name + ".client_port");
     const toml::node& key_node = require(t, "public_key", name + ".public_key", "");
     auto key = parse_public_key_hex(as_string(key_node, name + ".public_key"));
     if (!key) fail(name + ".public_key", "expected 64 hex digits (an Ed25519 public key)" + at(key_node));
@@ -755,7 +800,10 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
     const Member& me = config.members[config.self];
     config.http_listen = HostPort{me.host, me.http_port};
     config.replica_listen = HostPort{me.host, me.replica_port};
+    config.client_listen = HostPort{me.host, me.client_port};
   }
+  if (const toml::node* n = node.get("client_listen"))
+    config.client_listen = parse_host_port(as_string(*n, "node.client_listen"), "node.client_listen");
   if (const toml::node* n = node.get("http_listen"))
     config.http_listen = parse_host_port(as_string(*n, "node.http_listen"), "node.http_listen");
   if (const toml::node* n = node.get("replica_listen"))
@@ -781,6 +829,26 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
     read_uint(l, "value_bytes_max", "limits", config.value_bytes_max);
     read_uint(l, "request_timeout_ms", "limits", config.request_timeout_ms);
     read_uint(l, "request_retry_ms", "limits", config.request_retry_ms);
+    read_uint(l, "client_connections_max", "limits", config.client_connections_max);
+    read_uint(l, "client_requests_per_second", "limits", config.client_requests_per_second);
+  }
+
+  // [[clients]]
+  if (const toml::node* n = root.get("clients")) {
+    const toml::array* clients = n->as_array();
+    if (clients == nullptr)
+      fail("clients", std::string("expected an array of tables ([[clients]]), got ") + describe(*n) + at(*n));
+    for (size_t i = 0; i < clients->size(); ++i) {
+      const std::string name = "clients[" + std::to_string(i) + "]";
+      const toml::table& t = as_table((*clients)[i], name);
+      ClientMember c;
+      c.id = as_uint<ClientId>(require(t, "id", name + ".id", ""), name + ".id");
+      const toml::node& key_node = require(t, "public_key", name + ".public_key", "");
+      auto key = parse_public_key_hex(as_string(key_node, name + ".public_key"));
+      if (!key) fail(name + ".public_key", "expected 64 hex digits (an Ed25519 public key)" + at(key_node));
+      c.public_key = *key;
+      config.clients.push_back(c);
+    }
   }
 
   // [storage]
@@ -831,6 +899,8 @@ void apply_env_overrides(NodeConfig& target, const Getenv& getenv) {
         config.http_listen = HostPort{new_member.host, new_member.http_port};
       if (same(config.replica_listen, HostPort{old_member.host, old_member.replica_port}))
         config.replica_listen = HostPort{new_member.host, new_member.replica_port};
+      if (same(config.client_listen, HostPort{old_member.host, old_member.client_port}))
+        config.client_listen = HostPort{new_member.host, new_member.client_port};
     }
     config.self = self;
   }
@@ -839,6 +909,7 @@ void apply_env_overrides(NodeConfig& target, const Getenv& getenv) {
   env_string(getenv, "PBFT_DATA_DIR", config.data_dir);
   env_host_port(getenv, "PBFT_HTTP_LISTEN", config.http_listen);
   env_host_port(getenv, "PBFT_REPLICA_LISTEN", config.replica_listen);
+  env_host_port(getenv, "PBFT_CLIENT_LISTEN", config.client_listen);
   env_number(getenv, "PBFT_CHECKPOINT_INTERVAL", "protocol.checkpoint_interval",
              config.protocol.checkpoint_interval);
   env_number(getenv, "PBFT_WINDOW_SIZE", "protocol.window_size", config.protocol.window_size);
@@ -887,11 +958,22 @@ crypto::KeyPair dev_key_pair(ReplicaId id) {
   return crypto::key_pair_from_seed(seed);
 }
 
+crypto::KeyPair dev_client_key_pair(ClientId id) {
+  if (id == 0 || id > dev_client_count)
+    throw ConfigError(std::to_string(id) + " is not a dev client id (1.." + std::to_string(dev_client_count) + ")");
+  static constexpr std::string_view prefix = "pbft-kv dev client, NOT SECRET";
+  static_assert(prefix.size() + 1 <= crypto::seed_size);
+  std::array<uint8_t, crypto::seed_size> seed{};
+  std::copy(prefix.begin(), prefix.end(), seed.begin());
+  seed[prefix.size()] = static_cast<uint8_t>(id);
+  return crypto::key_pair_from_seed(seed);
+}
+
 NodeConfig dev_config(ReplicaId id, uint16_t base_port, const std::string& data_dir) {
   if (id >= dev_replica_count)
     fail("PBFT_DEV", std::to_string(id) + " is not a dev replica id (0.." + std::to_string(dev_replica_count - 1) +
                          ")");
-  constexpr uint32_t span = 100 + dev_replica_count - 1;
+  constexpr uint32_t span = 200 + dev_replica_count - 1;
   if (base_port == 0 || base_port > 65535 - span)
     fail("PBFT_DEV_BASE_PORT", std::to_string(base_port) + " leaves no room for ports base..base+" +
                                    std::to_string(span) + " (use 1.." + std::to_string(65535 - span) + ")");
@@ -903,13 +985,16 @@ NodeConfig dev_config(ReplicaId id, uint16_t base_port, const std::string& data_
     m.host = "127.0.0.1";
     m.http_port = static_cast<uint16_t>(base_port + i);
     m.replica_port = static_cast<uint16_t>(base_port + 100 + i);
+    m.client_port = static_cast<uint16_t>(base_port + 200 + i);
     m.public_key = dev_key_pair(i).public_key;
     config.members.push_back(std::move(m));
   }
+  for (ClientId c = 1; c <= dev_client_count; ++c) config.clients.push_back({c, dev_client_key_pair(c).public_key});
   config.self = id;
   config.data_dir = data_dir;
   config.http_listen = HostPort{"127.0.0.1", config.members[id].http_port};
   config.replica_listen = HostPort{"127.0.0.1", config.members[id].replica_port};
+  config.client_listen = HostPort{"127.0.0.1", config.members[id].client_port};
   config.view_change_timeout_ms = 5000;
   config.protocol.checkpoint_interval = 10;
   config.protocol.window_size = 40;
@@ -926,12 +1011,13 @@ NodeConfig dev_config(ReplicaId id, uint16_t base_port, const std::string& data_
 
 std::vector<std::string> write_cluster_config(const std::string& dir, uint32_t replicas, uint16_t base_port,
                                               const std::string& host, uint64_t cluster_id) {
-  constexpr uint32_t replicas_max = 100;  // HTTP ports base.., replica ports base+100..
+  constexpr uint32_t replicas_max = 100;  // HTTP ports base.., replica ports base+100.., client ports base+200..
   if (replicas < 1) fail("replicas", "must be at least 1");
   if (replicas > replicas_max)
     fail("replicas", std::to_string(replicas) + " is too many: at most " + std::to_string(replicas_max) +
-                         " (HTTP ports base_port+i and replica ports base_port+100+i must not overlap)");
-  const uint32_t span = 100 + replicas - 1;
+                         " (HTTP ports base_port+i, replica ports base_port+100+i and client ports "
+                         "base_port+200+i must not overlap)");
+  const uint32_t span = 200 + replicas - 1;
   if (base_port == 0 || base_port > 65535 - span)
     fail("base_port", std::to_string(base_port) + " leaves no room for ports base_port..base_port+" +
                           std::to_string(span) + " (use 1.." + std::to_string(65535 - span) + ")");
@@ -962,6 +1048,7 @@ std::vector<std::string> write_cluster_config(const std::string& dir, uint32_t r
     m.host = host;
     m.http_port = static_cast<uint16_t>(base_port + i);
     m.replica_port = static_cast<uint16_t>(base_port + 100 + i);
+    m.client_port = static_cast<uint16_t>(base_port + 200 + i);
     m.public_key = keys.back().public_key;
     members.push_back(std::move(m));
   }

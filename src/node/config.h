@@ -12,6 +12,7 @@
 //   data_dir = "data/replica-0"       # relative to the config file's folder
 //   http_listen = "127.0.0.1:10000"   # default: this member's host:http_port
 //   replica_listen = "127.0.0.1:10100"# default: this member's host:replica_port
+//   client_listen = "127.0.0.1:10200" # default: this member's host:client_port
 //   [storage]
 //   engine = "rocksdb"                # or "memory": nothing survives a restart
 //   sync = "always"                   # always | batch | off (see SyncMode)
@@ -29,16 +30,22 @@
 //   value_bytes_max = 1048576
 //   request_timeout_ms = 10000
 //   request_retry_ms = 1000
+//   client_connections_max = 1024     # binary-protocol clients connected at once
+//   client_requests_per_second = 1000 # per connection; more are dropped
 //   [[replicas]]                       # one per member, ids 0..n-1 in order
 //   id = 0
 //   host = "127.0.0.1"
 //   replica_port = 10100
 //   http_port = 10000
+//   client_port = 10200                # optional: the binary client protocol
 //   public_key = "<64 hex digits: Ed25519 public key>"
+//   [[clients]]                        # clients of the binary protocol, the same list everywhere
+//   id = 1                             # 1 .. 2^32-1 (common/client_id.h)
+//   public_key = "<64 hex digits>"
 //
 // Environment overrides (each replaces one setting): PBFT_CLUSTER_ID,
 // PBFT_NODE_ID, PBFT_KEY_FILE, PBFT_DATA_DIR, PBFT_HTTP_LISTEN,
-// PBFT_REPLICA_LISTEN, PBFT_CHECKPOINT_INTERVAL, PBFT_WINDOW_SIZE,
+// PBFT_REPLICA_LISTEN, PBFT_CLIENT_LISTEN, PBFT_CHECKPOINT_INTERVAL, PBFT_WINDOW_SIZE,
 // PBFT_VIEW_CHANGE_TIMEOUT_MS, PBFT_BATCH_REQUESTS_MAX, PBFT_TICK_MS,
 // PBFT_BODY_BYTES_MAX, PBFT_REQUEST_TIMEOUT_MS, PBFT_STORAGE, PBFT_SYNC,
 // PBFT_LOG (log filter).
@@ -69,6 +76,14 @@ struct Member {
   std::string host = "127.0.0.1";
   uint16_t replica_port = 0;
   uint16_t http_port = 0;
+  uint16_t client_port = 0;  // 0: serves no binary-protocol clients
+  crypto::PublicKey public_key{};
+};
+
+// A client of the binary protocol (docs/API.md): every replica checks its
+// requests' signatures against this key, so every replica lists it.
+struct ClientMember {
+  ClientId id = 0;
   crypto::PublicKey public_key{};
 };
 
@@ -107,6 +122,8 @@ struct NodeConfig {
   SyncMode sync = SyncMode::always;
   HostPort http_listen;
   HostPort replica_listen;
+  HostPort client_listen;  // port 0: no client listener
+  std::vector<ClientMember> clients;
 
   core::Config protocol;          // ticks already derived from the *_ms settings
   uint32_t tick_ms = 10;
@@ -118,6 +135,8 @@ struct NodeConfig {
   uint64_t value_bytes_max = 1u << 20;
   uint32_t request_timeout_ms = 10000;
   uint32_t request_retry_ms = 1000;
+  uint32_t client_connections_max = 1024;
+  uint32_t client_requests_per_second = 1000;
   std::string log_filter = "info";
 
   // [testing]: a Byzantine mode for tests (node/misbehaviour.h), refused
@@ -140,12 +159,17 @@ NodeConfig load_config_file(const std::string& path);
 NodeConfig parse_config_text(const std::string& contents, const std::string& path);
 
 // The built-in dev cluster: 5 replicas on 127.0.0.1, HTTP on base_port+i,
-// replica ports base_port+100+i, fixed dev keys (NOT secret), view-change
-// timeout 5 s, checkpoint interval 10, data in data_dir.
+// replica ports base_port+100+i, binary-protocol client ports
+// base_port+200+i, fixed dev keys (NOT secret) for the replicas and for
+// clients 1..dev_client_count, view-change timeout 5 s, checkpoint
+// interval 10, data in data_dir.
 NodeConfig dev_config(ReplicaId id, uint16_t base_port, const std::string& data_dir);
 inline constexpr uint32_t dev_replica_count = 5;
+inline constexpr uint32_t dev_client_count = 16;
 inline constexpr uint16_t dev_base_port_default = 10000;
 crypto::KeyPair dev_key_pair(ReplicaId id);
+// Dev client `id` (1..dev_client_count): a fixed key pair, NOT secret.
+crypto::KeyPair dev_client_key_pair(ClientId id);
 
 // Applies the PBFT_* environment overrides listed above, then re-derives
 // tick counts and validates. `getenv` is injectable for tests.
@@ -166,8 +190,9 @@ std::string public_key_hex(const crypto::PublicKey& key);
 std::optional<crypto::PublicKey> parse_public_key_hex(const std::string& hex);
 
 // Writes a complete cluster to `dir`: replica-<i>.toml and replica-<i>.key
-// for i in 0..replicas-1, HTTP on base_port+i and replica ports
-// base_port+100+i on `host`. Returns the written paths.
+// for i in 0..replicas-1, HTTP on base_port+i, replica ports
+// base_port+100+i and client ports base_port+200+i on `host`. Returns the
+// written paths.
 std::vector<std::string> write_cluster_config(const std::string& dir, uint32_t replicas,
                                               uint16_t base_port, const std::string& host,
                                               uint64_t cluster_id);

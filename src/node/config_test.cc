@@ -569,3 +569,69 @@ TEST(Misbehaviour, NamesRoundTripAndForgedResultsDiffer) {
 }
 }  // namespace
 }  // namespace pbft::node
+
+namespace pbft::node {
+namespace {
+
+// --- binary-protocol clients ----------------------------------------------------
+
+TEST_F(ClusterTest, ClientPortsAndTheClientListAreRead) {
+  NodeConfig c = load_config_file(toml(2));
+  EXPECT_EQ(c.members[0].client_port, 21200);
+  EXPECT_EQ(c.members[3].client_port, 21203);
+  EXPECT_EQ(c.client_listen.port, 21202) << "defaults to this member's client port";
+  EXPECT_TRUE(c.clients.empty());
+  const crypto::KeyPair k = crypto::generate_key_pair();
+  std::ofstream(toml(2), std::ios::app) << "\n[[clients]]\nid = 42\npublic_key = \"" << public_key_hex(k.public_key)
+                                        << "\"\n";
+  c = load_config_file(toml(2));
+  ASSERT_EQ(c.clients.size(), 1u);
+  EXPECT_EQ(c.clients[0].id, 42u);
+  EXPECT_EQ(c.clients[0].public_key, k.public_key);
+}
+
+TEST_F(ClusterTest, BadClientEntriesAreRefusedByName) {
+  const std::string hex = public_key_hex(crypto::generate_key_pair().public_key);
+  const std::string base = read_text(toml(1));
+  auto with = [&](const std::string& extra) {
+    write_text(toml(1), base + "\n" + extra);
+    return error_of([&] { load_config_file(toml(1)); });
+  };
+  EXPECT_TRUE(starts_with(with("[[clients]]\nid = 0\npublic_key = \"" + hex + "\"\n"), "clients[0].id: 0 is not a client id"));
+  EXPECT_TRUE(starts_with(with("[[clients]]\nid = 4294967296\npublic_key = \"" + hex + "\"\n"), "clients[0].id: "));
+  EXPECT_TRUE(starts_with(with("[[clients]]\nid = 3\npublic_key = \"" + hex + "\"\n[[clients]]\nid = 3\npublic_key = \"" +
+                               hex + "\"\n"),
+                          "clients[1].id: same id as clients[0]"));
+  EXPECT_TRUE(starts_with(with("[[clients]]\nid = 3\npublic_key = \"zz\"\n"), "clients[0].public_key: "));
+  EXPECT_TRUE(starts_with(with("[[clients]]\nid = 3\nkey = \"" + hex + "\"\n"), "clients[0].key: unknown setting"));
+  write_text(toml(1), base);
+  edit(toml(1), "client_port = 21203", "client_port = 21003");  // replica 3's HTTP port
+  EXPECT_ERROR_STARTS(load_config_file(toml(1)), "replicas[3].client_port: 127.0.0.1:21003 is already used");
+}
+
+TEST_F(ClusterTest, WithoutAClientPortThereIsNoClientListener) {
+  edit(toml(0), "client_port = 21200\n", "");
+  NodeConfig c = load_config_file(toml(0));
+  EXPECT_EQ(c.members[0].client_port, 0);
+  EXPECT_EQ(c.client_listen.port, 0);
+}
+
+TEST(DevConfig, ServesDevClientsOnBasePlus200) {
+  NodeConfig c = dev_config(3, 20000, "d");
+  EXPECT_EQ(c.client_listen.port, 20203);
+  EXPECT_EQ(c.members[1].client_port, 20201);
+  ASSERT_EQ(c.clients.size(), dev_client_count);
+  std::set<crypto::PublicKey> keys;
+  for (const ClientMember& m : c.clients) {
+    EXPECT_EQ(m.public_key, dev_client_key_pair(m.id).public_key);
+    keys.insert(m.public_key);
+  }
+  EXPECT_EQ(keys.size(), dev_client_count);
+  EXPECT_NE(dev_client_key_pair(1).public_key, dev_key_pair(1).public_key);
+  EXPECT_ERROR_STARTS(dev_client_key_pair(0), "0 is not a dev client id");
+  EXPECT_ERROR_STARTS(dev_client_key_pair(dev_client_count + 1), "17 is not a dev client id");
+  EXPECT_ERROR_STARTS(dev_config(0, 65535 - 203, "d"), "PBFT_DEV_BASE_PORT: ");
+}
+
+}  // namespace
+}  // namespace pbft::node

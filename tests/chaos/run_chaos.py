@@ -73,16 +73,17 @@ def log(*args):
 
 
 # ---------------------------------------------------------------------------
-# Ports: HTTP base+i, replica (real) base+100+i, proxy for link i->j base+200+10*i+j.
+# Ports: HTTP base+i, replica (real) base+100+i, client base+200+i, proxy for link i->j
+# base+300+10*i+j.
 
 def ports_of(base):
-    ports = [base + i for i in range(N)] + [base + 100 + i for i in range(N)]
-    ports += [base + 200 + 10 * i + j for i in range(N) for j in range(N) if i != j]
+    ports = [base + i for i in range(N)] + [base + 100 + i for i in range(N)] + [base + 200 + i for i in range(N)]
+    ports += [base + 300 + 10 * i + j for i in range(N) for j in range(N) if i != j]
     return ports
 
 
 def free_base():
-    return e2e.free_base_port(ports_of, span=300)
+    return e2e.free_base_port(ports_of, span=400)
 
 
 # ---------------------------------------------------------------------------
@@ -223,7 +224,7 @@ class Proxy:
         for i in range(N):
             for j in range(N):
                 if i != j:
-                    self.links[(i, j)] = Link(i, j, base + 200 + 10 * i + j, base + 100 + j,
+                    self.links[(i, j)] = Link(i, j, base + 300 + 10 * i + j, base + 100 + j,
                                               random.Random(rng.random()))
         self.stopped = False
         threading.Thread(target=self._ticker, daemon=True).start()
@@ -285,7 +286,7 @@ class ChaosCluster(e2e.Cluster):
 
             def peer_port(m):
                 j = next(counter)
-                return "replica_port = %d" % (self.base + 100 + j if j == i else self.base + 200 + 10 * i + j)
+                return "replica_port = %d" % (self.base + 100 + j if j == i else self.base + 300 + 10 * i + j)
             text = re.sub(r"^replica_port = \d+$", peer_port, text, flags=re.M)
             text = re.sub(r'^data_dir = ".*"$',
                           'data_dir = "%s"\nreplica_listen = "127.0.0.1:%d"' % (self.data_dir(i), self.base + 100 + i),

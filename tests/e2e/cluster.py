@@ -39,11 +39,11 @@ def _ephemeral_port_low():
 
 
 def dev_ports(base):
-    """The dev cluster's ports: HTTP base+i, replica base+100+i."""
-    return [base + i for i in range(DEV_REPLICAS)] + [base + 100 + i for i in range(DEV_REPLICAS)]
+    """The dev cluster's ports: HTTP base+i, replica base+100+i, binary client protocol base+200+i."""
+    return [base + off + i for off in (0, 100, 200) for i in range(DEV_REPLICAS)]
 
 
-def free_base_port(ports_of=dev_ports, span=200):
+def free_base_port(ports_of=dev_ports, span=300):
     """A base port whose ports (ports_of(base), all below base+span) are free.
 
     Below the ephemeral range: while a replica is down its peers keep dialling it, and
@@ -189,6 +189,9 @@ class Cluster:
 
     def replica_port(self, i):
         return self.base + 100 + i
+
+    def client_port(self, i):
+        return self.base + 200 + i
 
     def request(self, i, method, path, body=None, headers=None, timeout=30):
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port(i), timeout=timeout)
