@@ -1,0 +1,284 @@
+#include "transport/client_server.h"
+
+#include <array>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <stdexcept>
+#include <system_error>
+
+#include "transport/frame_splitter.h"
+#include "wire/codec.h"
+
+namespace pbft::transport {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds accept_retry_delay{100};
+// The largest frame body a request can have: its operation and a little.
+constexpr size_t request_body_bytes_max = wire::operation_bytes_max + 1024;
+
+}  // namespace
+
+struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
+  class Connection;
+
+  Impl(asio::io_context& io, ClientServerOptions options, Handler handler)
+      : io(io), options(std::move(options)), handler(std::move(handler)), acceptor(io), accept_retry(io) {}
+
+  void start();
+  void stop();
+  void accept();
+  void on_accept(const boost::system::error_code& ec, tcp::socket socket);
+  void closed(ConnectionId id, bool for_error) {
+    if (connections.erase(id) > 0 && for_error) ++stats.connections_closed_for_errors;
+  }
+
+  asio::io_context& io;
+  const ClientServerOptions options;
+  const Handler handler;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  std::map<ConnectionId, std::shared_ptr<Connection>> connections;
+  ClientServerStats stats;
+  ConnectionId next_id = 1;
+  bool started = false;
+  bool stopped = false;
+  uint16_t port = 0;
+};
+
+class ClientServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, ConnectionId id, const std::shared_ptr<Impl>& owner)
+      : socket_(std::move(socket)),
+        stall_timer_(socket_.get_executor()),
+        id_(id),
+        owner_(owner),
+        splitter_(owner->options.cluster_id, request_body_bytes_max),
+        rate_(static_cast<double>(owner->options.requests_per_second)),
+        tokens_(rate_),
+        refilled_(std::chrono::steady_clock::now()) {}
+
+  void start() { read(); }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    stall_timer_.cancel();
+  }
+
+  // False when the reply had to be dropped.
+  bool send(std::shared_ptr<const Bytes> frame, size_t queue_max) {
+    if (closed_) return false;
+    if (queued_bytes_ + frame->size() > queue_max) return false;
+    queued_bytes_ += frame->size();
+    queue_.push_back(std::move(frame));
+    if (!writing_) write_next();
+    return true;
+  }
+
+ private:
+  void read() {
+    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                               size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(const boost::system::error_code& ec, size_t n) {
+    if (closed_) return;
+    if (ec) {
+      finish(ec != asio::error::eof);
+      return;
+    }
+    splitter_.append(ByteView(buffer_.data(), n));
+    for (;;) {
+      FrameSplitter::Event e = splitter_.next();
+      if (e.kind == FrameSplitter::Event::Kind::need_more) break;
+      auto* request = e.kind == FrameSplitter::Event::Kind::message ? std::get_if<wire::Request>(&*e.message) : nullptr;
+      if (request == nullptr) {
+        finish(true);  // a bad frame, or a message a client has no business sending
+        return;
+      }
+      std::shared_ptr<Impl> owner = owner_.lock();
+      if (!owner || owner->stopped) return;
+      if (!take_token()) {
+        ++owner->stats.requests_over_rate;
+        continue;
+      }
+      ++owner->stats.requests;
+      auto keep_alive = shared_from_this();
+      owner->handler(id_, std::move(*request));
+      if (closed_ || owner->stopped) return;
+    }
+    arm_stall_timer();
+    read();
+  }
+
+  bool take_token() {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - refilled_).count();
+    refilled_ = now;
+    tokens_ = std::min(rate_, tokens_ + elapsed * rate_);
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+  void arm_stall_timer() {
+    if (splitter_.buffered() == 0) {
+      stall_timer_.cancel();
+      return;
+    }
+    std::shared_ptr<Impl> owner = owner_.lock();
+    if (!owner) return;
+    stall_timer_.expires_after(milliseconds(std::max<uint32_t>(owner->options.stall_timeout_ms, 1)));
+    stall_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && !self->closed_) self->finish(true);
+    });
+  }
+
+  void write_next() {
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(*queue_.front()),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        if (self->closed_) return;
+                        if (ec) {
+                          self->finish(true);
+                          return;
+                        }
+                        self->queued_bytes_ -= self->queue_.front()->size();
+                        self->queue_.pop_front();
+                        if (!self->queue_.empty()) self->write_next();
+                      });
+  }
+
+  void finish(bool for_error) {
+    close();
+    if (std::shared_ptr<Impl> owner = owner_.lock()) owner->closed(id_, for_error);
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer stall_timer_;
+  const ConnectionId id_;
+  std::weak_ptr<Impl> owner_;
+  FrameSplitter splitter_;
+  const double rate_;
+  double tokens_;
+  std::chrono::steady_clock::time_point refilled_;
+  std::deque<std::shared_ptr<const Bytes>> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::array<uint8_t, 16 * 1024> buffer_{};
+};
+
+void ClientServer::Impl::start() {
+  if (started || stopped) return;
+  boost::system::error_code ec;
+  const std::string where = options.listen_host + ":" + std::to_string(options.listen_port);
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(options.listen_host, std::to_string(options.listen_port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (!ec && results.empty()) ec = asio::error::host_not_found;
+  if (!ec) {
+    const tcp::endpoint endpoint = results.begin()->endpoint();
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) port = acceptor.local_endpoint(ec).port();
+  }
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    throw std::system_error(std::error_code(ec), "listening for clients on " + where);
+  }
+  started = true;
+  accept();
+}
+
+void ClientServer::Impl::stop() {
+  if (stopped) return;
+  stopped = true;
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  accept_retry.cancel();
+  auto all = std::move(connections);
+  connections.clear();
+  for (auto& [id, c] : all) c->close();
+}
+
+void ClientServer::Impl::accept() {
+  acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+    self->on_accept(ec, std::move(socket));
+  });
+}
+
+void ClientServer::Impl::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
+  if (stopped) return;
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    accept_retry.expires_after(accept_retry_delay);
+    accept_retry.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+      if (!e && !self->stopped) self->accept();
+    });
+    return;
+  }
+  if (connections.size() >= options.connections_max) {
+    ++stats.connections_refused;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  } else {
+    ++stats.connections_accepted;
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    const ConnectionId id = next_id++;
+    auto c = std::make_shared<Connection>(std::move(socket), id, shared_from_this());
+    connections.emplace(id, c);
+    c->start();
+  }
+  accept();
+}
+
+ClientServer::ClientServer(asio::io_context& io, ClientServerOptions options, Handler handler)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
+
+ClientServer::~ClientServer() { impl_->stop(); }
+
+void ClientServer::start() { impl_->start(); }
+void ClientServer::stop() { impl_->stop(); }
+
+bool ClientServer::send(ConnectionId to, const wire::Reply& reply) {
+  auto it = impl_->connections.find(to);
+  if (impl_->stopped || it == impl_->connections.end()) {
+    ++impl_->stats.replies_dropped;
+    return false;
+  }
+  auto frame = std::make_shared<const Bytes>(wire::encode_frame(impl_->options.cluster_id, reply));
+  if (!it->second->send(std::move(frame), impl_->options.send_queue_bytes_max)) {
+    ++impl_->stats.replies_dropped;
+    return false;
+  }
+  ++impl_->stats.replies_sent;
+  return true;
+}
+
+uint16_t ClientServer::listen_port() const { return impl_->port; }
+
+ClientServerStats ClientServer::stats() const {
+  ClientServerStats s = impl_->stats;
+  s.connections = impl_->connections.size();
+  return s;
+}
+
+}  // namespace pbft::transport

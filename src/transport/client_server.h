@@ -1,0 +1,79 @@
+// The replica's side of the binary client protocol (docs/API.md, "Binary
+// protocol"): a TCP listener for clients of the client library. A client
+// sends REQUEST frames (codec.h, no sender id, no MAC: each request is
+// signed by its client) and gets REPLY frames back on the same connection
+// (signed by the replica when the request asks, which the library always
+// does).
+//
+// What one client may cost is bounded here, before anything reaches the
+// protocol: connections are capped (connections_max; more are closed at
+// once), each connection may hand over requests_per_second requests in
+// any second (a token bucket; more are dropped and counted, the client
+// retries), a frame must be a REQUEST no larger than a request can be, a
+// connection that stalls mid-frame is closed, and replies queued for a
+// client that does not read are dropped past send_queue_bytes_max. Who a
+// request is from is not decided here: the handler checks its signature.
+//
+// Threading and lifetime as for PeerNetwork (peer_network.h): one thread
+// runs the io_context; the handler may call send() and stop().
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "wire/messages.h"
+
+namespace pbft::transport {
+
+struct ClientServerOptions {
+  uint64_t cluster_id = 0;
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;  // 0: pick a free port (see listen_port())
+  size_t connections_max = 1024;
+  uint32_t requests_per_second = 1000;  // per connection
+  size_t send_queue_bytes_max = 8u << 20;  // per connection
+  uint32_t stall_timeout_ms = 30000;       // no bytes while mid-frame: close
+};
+
+struct ClientServerStats {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_refused = 0;  // over connections_max
+  uint64_t connections_closed_for_errors = 0;  // bad frame, not a request, stalled, read error
+  uint64_t requests = 0;             // handed to the handler
+  uint64_t requests_over_rate = 0;   // dropped: over requests_per_second
+  uint64_t replies_sent = 0;
+  uint64_t replies_dropped = 0;      // the connection is gone or its queue is full
+  size_t connections = 0;            // open now
+};
+
+class ClientServer {
+ public:
+  using ConnectionId = uint64_t;  // never reused
+  using Handler = std::function<void(ConnectionId from, wire::Request request)>;
+
+  ClientServer(boost::asio::io_context& io, ClientServerOptions options, Handler handler);
+  ~ClientServer();
+  ClientServer(const ClientServer&) = delete;
+  ClientServer& operator=(const ClientServer&) = delete;
+
+  // Binds the listener (throws std::system_error if the address is taken).
+  void start();
+  // Closes the listener and every connection. Idempotent.
+  void stop();
+
+  // Queues a reply on connection `to`; false when that connection is gone
+  // (or the reply was dropped because its queue is full).
+  bool send(ConnectionId to, const wire::Reply& reply);
+
+  uint16_t listen_port() const;
+  ClientServerStats stats() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace pbft::transport

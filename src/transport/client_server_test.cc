@@ -1,0 +1,173 @@
+// The client listener on real sockets: requests in, replies out on the
+// same connection, and the limits that bound what one client may cost.
+#include "transport/client_server.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "transport/frame_splitter.h"
+#include "transport/test_util.h"
+#include "wire/codec.h"
+
+namespace pbft::transport {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+using testing::run_for;
+using testing::run_until;
+
+constexpr uint64_t cluster = 9;
+
+wire::Request request(ClientId client, uint64_t ts) {
+  return wire::Request{client, ts, Bytes{1, 2, 3}, {}, wire::Request::flag_signed_reply};
+}
+
+// A client on its own socket (blocking writes; replies read as the loop runs).
+class RawClient {
+ public:
+  RawClient(asio::io_context& io, uint16_t port) : socket_(io), state_(std::make_shared<State>()) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    read();
+  }
+  void write(ByteView bytes) { asio::write(socket_, asio::buffer(bytes.data(), bytes.size())); }
+  void send(const wire::Message& m) { write(wire::encode_frame(cluster, m)); }
+  bool closed() const { return state_->closed; }
+  std::vector<wire::Reply>& replies() { return state_->replies; }
+
+ private:
+  struct State {
+    bool closed = false;
+    FrameSplitter splitter{cluster, 1 << 20};
+    std::vector<wire::Reply> replies;
+    std::array<uint8_t, 4096> buffer{};
+  };
+  void read() {
+    socket_.async_read_some(asio::buffer(state_->buffer), [this, state = state_](const boost::system::error_code& ec,
+                                                                                size_t n) {
+      if (ec) {
+        state->closed = true;
+        return;
+      }
+      state->splitter.append(ByteView(state->buffer.data(), n));
+      for (;;) {
+        FrameSplitter::Event e = state->splitter.next();
+        if (e.kind != FrameSplitter::Event::Kind::message) break;
+        if (auto* r = std::get_if<wire::Reply>(&*e.message)) state->replies.push_back(*r);
+      }
+      read();
+    });
+  }
+  tcp::socket socket_;
+  std::shared_ptr<State> state_;
+};
+
+class ClientServerTest : public ::testing::Test {
+ protected:
+  void start(ClientServerOptions o = {}) {
+    o.cluster_id = cluster;
+    server = std::make_unique<ClientServer>(io, o, [this](ClientServer::ConnectionId from, wire::Request r) {
+      got.emplace_back(from, r);
+    });
+    server->start();
+  }
+  asio::io_context io;
+  std::unique_ptr<ClientServer> server;
+  std::vector<std::pair<ClientServer::ConnectionId, wire::Request>> got;
+};
+
+TEST_F(ClientServerTest, RequestsInAndRepliesOutOnTheSameConnection) {
+  start();
+  RawClient a(io, server->listen_port()), b(io, server->listen_port());
+  a.send(request(1, 10));
+  b.send(request(2, 20));
+  ASSERT_TRUE(run_until(io, [&] { return got.size() == 2; }, 5s));
+  std::map<ClientId, ClientServer::ConnectionId> conn;
+  for (auto& [from, r] : got) conn[r.client] = from;
+  EXPECT_NE(conn[1], conn[2]);
+  ASSERT_TRUE(server->send(conn[2], wire::Reply{0, 20, 2, 1, Bytes{9}, 4, std::nullopt}));
+  ASSERT_TRUE(run_until(io, [&] { return !b.replies().empty(); }, 5s));
+  EXPECT_EQ(b.replies()[0].timestamp, 20u);
+  EXPECT_EQ(b.replies()[0].seq, 4u);
+  run_for(io, 50ms);
+  EXPECT_TRUE(a.replies().empty()) << "a reply goes only where it was sent";
+  EXPECT_EQ(server->stats().requests, 2u);
+  EXPECT_EQ(server->stats().replies_sent, 1u);
+}
+
+TEST_F(ClientServerTest, AnythingButARequestClosesTheConnection) {
+  start();
+  RawClient liar(io, server->listen_port()), honest(io, server->listen_port());
+  liar.send(wire::Reply{0, 1, 1, 0, Bytes{1}, 1, std::nullopt});  // a client has no business sending this
+  ASSERT_TRUE(run_until(io, [&] { return liar.closed(); }, 5s));
+  RawClient garbage(io, server->listen_port());
+  garbage.write(Bytes(64, 0xab));
+  ASSERT_TRUE(run_until(io, [&] { return garbage.closed(); }, 5s));
+  honest.send(request(3, 1));
+  ASSERT_TRUE(run_until(io, [&] { return got.size() == 1; }, 5s));
+  EXPECT_EQ(server->stats().connections_closed_for_errors, 2u);
+  EXPECT_TRUE(got.front().second == request(3, 1));
+  // Replies to a closed connection are dropped, and say so.
+  EXPECT_FALSE(server->send(12345, wire::Reply{}));
+}
+
+TEST_F(ClientServerTest, AFloodingConnectionIsHeldToItsRate) {
+  ClientServerOptions o;
+  o.requests_per_second = 50;
+  start(o);
+  RawClient flood(io, server->listen_port()), quiet(io, server->listen_port());
+  Bytes burst;
+  for (uint64_t ts = 1; ts <= 1000; ++ts) {
+    Bytes f = wire::encode_frame(cluster, request(1, ts));
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  flood.write(burst);
+  quiet.send(request(2, 1));
+  ASSERT_TRUE(run_until(io, [&] {
+    return server->stats().requests + server->stats().requests_over_rate == 1001;
+  }, 10s));
+  size_t from_flood = 0;
+  bool quiet_heard = false;
+  for (auto& [from, r] : got) {
+    from_flood += r.client == 1 ? 1 : 0;
+    quiet_heard = quiet_heard || r.client == 2;
+  }
+  EXPECT_TRUE(quiet_heard) << "another connection has its own budget";
+  // A burst of at most one second's worth (plus what accrues while it is read).
+  EXPECT_GE(from_flood, 40u);
+  EXPECT_LE(from_flood, 60u);
+  EXPECT_EQ(server->stats().requests_over_rate, 1000u - from_flood);
+}
+
+TEST_F(ClientServerTest, ConnectionsOverTheCapAreClosedAtOnce) {
+  ClientServerOptions o;
+  o.connections_max = 2;
+  start(o);
+  RawClient a(io, server->listen_port()), b(io, server->listen_port());
+  a.send(request(1, 1));
+  b.send(request(2, 1));
+  ASSERT_TRUE(run_until(io, [&] { return got.size() == 2; }, 5s));
+  RawClient c(io, server->listen_port());
+  ASSERT_TRUE(run_until(io, [&] { return c.closed(); }, 5s));
+  EXPECT_EQ(server->stats().connections_refused, 1u);
+  EXPECT_EQ(server->stats().connections, 2u);
+}
+
+TEST_F(ClientServerTest, AConnectionStalledMidFrameIsClosed) {
+  ClientServerOptions o;
+  o.stall_timeout_ms = 100;
+  start(o);
+  RawClient slow(io, server->listen_port());
+  Bytes f = wire::encode_frame(cluster, request(1, 1));
+  slow.write(ByteView(f).first(f.size() - 1));
+  ASSERT_TRUE(run_until(io, [&] { return slow.closed(); }, 5s));
+  EXPECT_TRUE(got.empty());
+}
+
+}  // namespace
+}  // namespace pbft::transport

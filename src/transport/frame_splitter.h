@@ -1,0 +1,47 @@
+// Splits a byte stream of bare wire frames (codec.h: header, then body; no
+// sender id, no MAC) into messages. The client protocol's framing, on both
+// ends: clients send requests this way and replicas answer with replies
+// (each signed, so the stream needs no MAC of its own). Pure: no I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/types.h"
+#include "wire/messages.h"
+
+namespace pbft::transport {
+
+class FrameSplitter {
+ public:
+  struct Event {
+    enum class Kind { need_more, message, fault };
+    Kind kind = Kind::need_more;
+    std::optional<wire::Message> message;  // message
+    std::string reason;                    // fault
+  };
+
+  // Frames whose body is over body_bytes_max are a fault before their body
+  // is read.
+  FrameSplitter(uint64_t cluster_id, size_t body_bytes_max);
+
+  // Queues bytes read from the stream.
+  void append(ByteView data);
+  // The next complete message, need_more, or a fault (final: every later
+  // call returns it again).
+  Event next();
+
+  // Bytes queued that are not yet a whole frame.
+  size_t buffered() const { return buffer_.size() - begin_; }
+
+ private:
+  uint64_t cluster_id_;
+  size_t body_bytes_max_;
+  Bytes buffer_;
+  size_t begin_ = 0;  // consumed prefix of buffer_
+  std::optional<std::string> fault_;
+};
+
+}  // namespace pbft::transport
