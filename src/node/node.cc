@@ -19,6 +19,7 @@ crypto::Keyring make_keyring(const NodeConfig& c) {
   k.self_is_replica = true;
   k.self_id = c.self;
   for (const Member& m : c.members) k.replicas.push_back(m.public_key);
+  for (const ClientMember& m : c.clients) k.clients[m.id] = m.public_key;
   return k;
 }
 
@@ -100,6 +101,18 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
   h.port = config_.http_listen.port;
   h.body_bytes_max = config_.body_bytes_max;
   http::ApiLimits limits{config_.key_bytes_max, config_.value_bytes_max};
+  if (config_.client_listen.port != 0) {
+    transport::ClientServerOptions o;
+    o.cluster_id = config_.cluster_id;
+    o.listen_host = config_.client_listen.host;
+    o.listen_port = config_.client_listen.port;
+    o.connections_max = config_.client_connections_max;
+    o.requests_per_second = config_.client_requests_per_second;
+    clients_ = std::make_unique<transport::ClientServer>(
+        io, o, [this](transport::ClientServer::ConnectionId from, wire::Request r) {
+          on_client_request(from, std::move(r));
+        });
+  }
   http_ = std::make_unique<http::Server>(
       io, h, [this, limits](http::Request request, http::Respond respond) {
         handle_http(std::move(request), std::move(respond), limits);
@@ -111,11 +124,15 @@ Node::~Node() { stop(); }
 void Node::start() {
   network_->start();
   http_->start();
+  if (clients_) clients_->start();
   auto log = logger("node");
-  log->info("replica {} of {} (f={}, quorum={}): HTTP on {}:{}, replicas on {}:{}", config_.self,
+  log->info("replica {} of {} (f={}, quorum={}): HTTP on {}:{}, replicas on {}:{}, {}", config_.self,
             config_.protocol.replica_count, config_.protocol.quorum().f,
             config_.protocol.quorum().q, config_.http_listen.host, http_->port(),
-            config_.replica_listen.host, network_->listen_port());
+            config_.replica_listen.host, network_->listen_port(),
+            clients_ ? fmt::format("clients on {}:{} ({} known)", config_.client_listen.host, clients_->listen_port(),
+                                   config_.clients.size())
+                     : std::string("no client port"));
   on_tick();
 }
 
@@ -125,6 +142,7 @@ void Node::stop() {
   tick_timer_.cancel();
   propose_timer_.cancel();
   http_->stop();
+  if (clients_) clients_->stop();
   network_->stop();
   gateway_->cancel_all();
 }
@@ -155,6 +173,20 @@ void Node::send_request(ReplicaId to, const wire::Request& request) {
   } else {
     network_->send(to, request);
   }
+}
+
+// Checked here, before the core sees it, so that only a request signed by
+// the client it names decides where that client's replies go (the core
+// does not check it again).
+void Node::on_client_request(transport::ClientServer::ConnectionId from, wire::Request request) {
+  if (stopped_) return;
+  if (gateway_of(request.client) || !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
+    ++client_bad_signatures_;
+    return;
+  }
+  client_links_[request.client] = from;
+  replica_->receive_checked_request(request);
+  run_output();
 }
 
 void Node::on_peer_message(ReplicaId from, wire::Message message) {

@@ -30,6 +30,7 @@
 #include "storage/replica_store.h"
 #include "storage/storage.h"
 #include "storage/sync_thread.h"
+#include "transport/client_server.h"
 #include "transport/peer_network.h"
 
 namespace pbft::node {
@@ -47,6 +48,8 @@ class Node final : public http::KvBackend, public http::OpsBackend {
 
   uint16_t http_port() const { return http_->port(); }
   uint16_t replica_port() const { return network_->listen_port(); }
+  // 0 when this replica serves no binary-protocol clients.
+  uint16_t client_port() const { return clients_ ? clients_->listen_port() : 0; }
 
   // http::KvBackend
   void put(std::string request_id, std::string key, std::string value, http::KvDone done) override;
@@ -76,6 +79,8 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   void on_tick();
   void on_peer_message(ReplicaId from, wire::Message message);
   void send_request(ReplicaId to, const wire::Request& request);
+  // A request from a binary-protocol client (transport/client_server.h).
+  void on_client_request(transport::ClientServer::ConnectionId from, wire::Request request);
   void run_output();
   void run_output_steps();
   // Group commit (node_persist.cc): persist_state() asks for a state
@@ -118,6 +123,11 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   std::unique_ptr<transport::PeerNetwork> network_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<http::Server> http_;
+  std::unique_ptr<transport::ClientServer> clients_;  // null: no client port
+  // Where each binary-protocol client's replies go: the connection its
+  // latest correctly signed request came on.
+  std::map<ClientId, transport::ClientServer::ConnectionId> client_links_;
+  uint64_t client_bad_signatures_ = 0;  // requests refused: not signed by a known client
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer propose_timer_;  // Misbehaviour::slow_primary
   bool stopped_ = false;

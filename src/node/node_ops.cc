@@ -216,6 +216,29 @@ std::string Node::metrics_text() {
            "Replica connections closed because of a protocol or I/O error.",
            static_cast<double>(s.connections_closed_for_errors));
 
+  // The binary client protocol (transport/client_server.h); zeros without a client port.
+  const transport::ClientServerStats cs = clients_ ? clients_->stats() : transport::ClientServerStats{};
+  w.single("pbft_client_connections", T::gauge, "Binary-protocol client connections open.",
+           static_cast<double>(cs.connections));
+  w.single("pbft_client_connections_refused_total", T::counter,
+           "Client connections closed at once: over limits.client_connections_max.",
+           static_cast<double>(cs.connections_refused));
+  w.single("pbft_client_connections_closed_for_errors_total", T::counter,
+           "Client connections closed for a bad frame, a message that is not a request, a stall or an I/O error.",
+           static_cast<double>(cs.connections_closed_for_errors));
+  w.single("pbft_client_requests_total", T::counter, "Binary-protocol requests read from clients.",
+           static_cast<double>(cs.requests));
+  w.family("pbft_client_requests_dropped_total", T::counter,
+           "Binary-protocol requests dropped before the protocol saw them, by reason.");
+  w.sample("pbft_client_requests_dropped_total", {{"reason", "over_rate"}}, static_cast<double>(cs.requests_over_rate));
+  w.sample("pbft_client_requests_dropped_total", {{"reason", "bad_signature"}},
+           static_cast<double>(client_bad_signatures_));
+  w.single("pbft_client_replies_sent_total", T::counter, "Replies queued to binary-protocol clients.",
+           static_cast<double>(cs.replies_sent));
+  w.single("pbft_client_replies_dropped_total", T::counter,
+           "Replies to binary-protocol clients dropped: the connection was gone or its queue full.",
+           static_cast<double>(cs.replies_dropped));
+
   w.histogram("pbft_storage_write_seconds", "Duration of one atomic write of the replica's state.",
               metrics_.storage_write_s);
   w.histogram("pbft_storage_sync_seconds",
@@ -257,6 +280,7 @@ std::string Node::cluster_json() {
     members.push_back({{"id", m.id},
                        {"host", m.host},
                        {"http_port", m.http_port},
+                       {"client_port", m.client_port == 0 ? json(nullptr) : json(m.client_port)},
                        {"url", "http://" + m.host + ":" + std::to_string(m.http_port)}});
   }
   json j = {{"self", config_.self}, {"cluster_id", config_.cluster_id}, {"replica_count", q.n},

@@ -147,7 +147,13 @@ void Node::send_now(core::ClientReply r) {
   if (config_.misbehave == Misbehaviour::silent) return;
   if (config_.misbehave == Misbehaviour::wrong_results) forge_reply(r.reply);
   std::optional<ReplicaId> owner = gateway_of(r.client);
-  if (!owner) return;  // clients outside the cluster arrive with the client library
+  if (!owner) {
+    // A binary-protocol client: on the connection its request came on.
+    auto link = client_links_.find(r.client);
+    if (link == client_links_.end() || !clients_) return;
+    if (!clients_->send(link->second, r.reply)) client_links_.erase(link);
+    return;
+  }
   if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);
   else if (*owner < config_.protocol.replica_count) network_->send(*owner, r.reply);
 }
