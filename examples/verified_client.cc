@@ -1,9 +1,13 @@
 // Example of the verifying client library (include/pbft/client.h) against
-// the dev cluster: `example-verified-client BASE_PORT COMMAND ARGS...
-// [ENDPOINT_INDEX...]`, endpoints 127.0.0.1:BASE_PORT+i (all five when none
-// are given). Commands:
+// the dev cluster: `example-verified-client [--native CLIENT_ID] BASE_PORT
+// COMMAND ARGS... [ENDPOINT_INDEX...]`. Over HTTP (the default) the
+// endpoints are 127.0.0.1:BASE_PORT+i (all five when none are given).
+// --native: the binary protocol as dev client CLIENT_ID (1..16, its fixed
+// dev key), to every replica's client port BASE_PORT+200+i. Commands:
 //   put KEY VALUE        prints the sequence number
 //   get KEY              prints the value, or (absent)
+//   fastget KEY          --native: the fast path; prints the value and fast
+//                        or ordered
 //   del KEY              prints deleted or absent
 //   scan PREFIX          prints "key value revision" per key, every page
 //   cas KEY EXPECTED NEW EXPECTED "-" means absent; prints succeeded or
@@ -14,6 +18,7 @@
 // gives one.
 #include <pbft/client.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -24,7 +29,8 @@
 
 namespace {
 
-const std::map<std::string, int> arity{{"put", 2}, {"get", 1}, {"del", 1}, {"scan", 1}, {"cas", 3}, {"txn", 4}};
+const std::map<std::string, int> arity{{"put", 2}, {"get", 1}, {"fastget", 1}, {"del", 1},
+                                       {"scan", 1}, {"cas", 3}, {"txn", 4}};
 
 std::string or_absent(const std::optional<std::string>& v) { return v ? *v : "(absent)"; }
 
@@ -33,6 +39,10 @@ void run(pbft::VerifiedClient& client, const std::string& command, const std::ve
     std::printf("%llu\n", static_cast<unsigned long long>(client.put(a[0], a[1])));
   } else if (command == "get") {
     std::printf("%s\n", or_absent(client.get(a[0])).c_str());
+  } else if (command == "fastget") {
+    bool fast = false;
+    std::optional<pbft::KeyValue> kv = client.get_fast(a[0], &fast);
+    std::printf("%s %s\n", kv ? kv->value.c_str() : "(absent)", fast ? "fast" : "ordered");
   } else if (command == "del") {
     std::printf("%s\n", client.del(a[0]) ? "deleted" : "absent");
   } else if (command == "scan") {
@@ -63,8 +73,16 @@ void run(pbft::VerifiedClient& client, const std::string& command, const std::ve
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* program = argv[0];
+  std::optional<uint64_t> native;
+  if (argc > 2 && std::string(argv[1]) == "--native") {
+    native = std::strtoull(argv[2], nullptr, 10);
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 3 || !arity.contains(argv[2]) || argc < 3 + arity.at(argv[2])) {
-    std::fprintf(stderr, "usage: %s BASE_PORT put|get|del|scan|cas|txn ARGS... [ENDPOINT_INDEX...]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--native CLIENT_ID] BASE_PORT put|get|fastget|del|scan|cas|txn ARGS... [ENDPOINT_INDEX...]\n",
+                 program);
     return 2;
   }
   const int base = std::atoi(argv[1]);
@@ -79,9 +97,19 @@ int main(int argc, char** argv) {
   if (options.endpoints.empty())
     for (int i = 0; i < 5; ++i) options.endpoints.push_back("127.0.0.1:" + std::to_string(base + i));
   try {
+    if (native) {
+      const pbft::crypto::KeyPair key = pbft::node::dev_client_key_pair(*native);
+      pbft::ClientIdentity identity;
+      identity.id = *native;
+      std::copy_n(key.secret_key.begin(), identity.seed.size(), identity.seed.begin());
+      options.identity = identity;
+      options.endpoints.clear();
+      for (pbft::ReplicaId i = 0; i < pbft::node::dev_replica_count; ++i)
+        options.endpoints.push_back("127.0.0.1:" + std::to_string(base + 200 + static_cast<int>(i)));
+    }
     pbft::VerifiedClient client(options);
     run(client, command, args);
-  } catch (const pbft::ClientError& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }

@@ -1,7 +1,18 @@
 // pbft-kv's verifying client library: answers are believed only when f+1
 // replicas signed them, never on the word of the replica that passes them on.
 //
-// What it does: talks to the replicas' HTTP API (docs/API.md) with
+// Two ways to reach the cluster, both verified:
+//
+// The binary protocol (ClientOptions::identity set): the client talks to
+// every replica's client port itself, signs its requests with its own key
+// (listed in the replicas' [[clients]]), sends each request to every
+// replica (the backups watch the primary for it, and replace a primary
+// that leaves it waiting), again on retry, and believes an answer only on
+// f+1 matching replies each signed by its replica (all n for a fast read).
+// Exactly once through (client id, timestamp). See docs/API.md, "Binary
+// protocol".
+//
+// The HTTP API (no identity): talks to the replicas' HTTP API (docs/API.md) with
 // `proof=1` and its own fresh request id per call; checks every reply
 // certificate itself against the replicas' public keys (f+1 distinct
 // replicas, valid Ed25519 signatures, the certified operation is exactly
@@ -16,13 +27,16 @@
 // scans with continuation, compare-and-swap and transactions; each returns
 // what the certificate proves, revisions and sequence numbers included.
 //
-// What it does not do yet: speak the replicas' binary protocol (requests
-// are signed by the gateway of the replica it talks to, with that replica's
-// key, not with a key of the client's own).
+// Over HTTP, requests are signed by the gateway of the replica it talks
+// to, with that replica's key: a faulty gateway can leave a request
+// unsent, never forge its answer.
+//
+// Not thread-safe: one call at a time per VerifiedClient.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,14 +44,35 @@
 
 namespace pbft {
 
+namespace client {
+class NativeRunner;
+}
+namespace kv {
+struct Operation;
+struct Result;
+}  // namespace kv
+
 struct ClientError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Who the client is on the binary protocol.
+struct ClientIdentity {
+  uint64_t id = 0;                         // 1..2^32-1, listed in every replica's [[clients]]
+  std::array<uint8_t, 32> seed{};          // its Ed25519 key (the key file's 32-byte seed)
+};
+
 struct ClientOptions {
-  std::vector<std::string> endpoints;               // "host:port" of replicas' HTTP API, tried in order
+  // Without identity: "host:port" of replicas' HTTP API, tried in order.
+  // With identity: "host:port" of every replica's client port, index =
+  // replica id.
+  std::vector<std::string> endpoints;
   std::vector<std::array<uint8_t, 32>> replica_keys;  // Ed25519 public keys, index = replica id
-  uint32_t timeout_ms = 15000;                      // per endpoint and attempt
+  uint32_t timeout_ms = 15000;                      // HTTP: per endpoint and attempt; binary: per call
+  std::optional<ClientIdentity> identity;           // set: the binary protocol
+  uint64_t cluster_id = 1;                          // binary protocol: the cluster's id
+  uint32_t retry_ms = 1000;                         // binary protocol: resend to every replica after
+  uint32_t fast_fallback_ms = 200;                  // binary protocol: a fast read is ordered after
 };
 
 // A key with its value and revision (the sequence number of its last change).
@@ -94,8 +129,12 @@ struct TxnOutcome {
 
 class VerifiedClient {
  public:
-  // Throws ClientError on an empty endpoint list or key list, or a bad endpoint.
+  // Throws ClientError on an empty endpoint list or key list, or a bad
+  // endpoint (binary protocol: one per replica key, and a client id).
   explicit VerifiedClient(ClientOptions options);
+  ~VerifiedClient();
+  VerifiedClient(VerifiedClient&&) noexcept;
+  VerifiedClient& operator=(VerifiedClient&&) noexcept;
 
   // Sets key to value; returns the sequence number where it took effect.
   uint64_t put(const std::string& key, const std::string& value);
@@ -105,6 +144,10 @@ class VerifiedClient {
   bool del(const std::string& key);
   // The key with its revision (nullopt when absent), read through consensus.
   std::optional<KeyValue> get_entry(const std::string& key);
+  // The same through the read-only fast path when every replica signs the
+  // same answer, ordered otherwise; `fast` (when given) says which it was.
+  // Binary protocol only (throws ClientError over HTTP).
+  std::optional<KeyValue> get_fast(const std::string& key, bool* fast = nullptr);
 
   // Keys k with start <= k < end (empty end: no end), at most `limit` (1..1000).
   RangePage range(const std::string& start, const std::string& end, uint32_t limit = 100);
@@ -117,7 +160,16 @@ class VerifiedClient {
   TxnOutcome txn(const Txn& txn);
 
  private:
+  struct HttpForm {
+    std::string method, target, body;
+  };
+  // Runs `op` through the binary protocol or the HTTP API; the certified
+  // result. fast: the fast path first (binary protocol); was_fast: whether
+  // it answered.
+  kv::Result run(kv::Operation op, const HttpForm& http, bool fast = false, bool* was_fast = nullptr);
+
   ClientOptions options_;
+  std::unique_ptr<client::NativeRunner> native_;  // binary protocol
 };
 
 }  // namespace pbft

@@ -3,15 +3,24 @@
 #include <nlohmann/json.hpp>
 
 #include "client/http_client.h"
+#include "client/native_runner.h"
 #include "client/reply_verifier.h"
+#include "kv/operation.h"
 
 namespace pbft {
 namespace {
 
+// The cluster refused the operation: no answer to give.
+void check_refusal(const kv::Result& r) {
+  if (r.status == kv::ResultStatus::conflict || r.status == kv::ResultStatus::bad_operation ||
+      r.status == kv::ResultStatus::too_large)
+    throw ClientError("the cluster refused the operation (status " + std::to_string(static_cast<int>(r.status)) + ")");
+}
+
 // Runs `op` through the endpoints until one gives an answer whose
 // certificate proves exactly `op`; returns the certified result.
-kv::Result run(const ClientOptions& options, kv::Operation op, const std::string& method, const std::string& target,
-               const std::string& body) {
+kv::Result run_http(const ClientOptions& options, kv::Operation op, const std::string& method, const std::string& target,
+                    const std::string& body) {
   op.request_id = client::random_uuid();
   const std::map<std::string, std::string> headers{{"request-id", op.request_id}, {"pbft-proof", "1"}};
   std::string reasons;
@@ -59,9 +68,7 @@ kv::Result run(const ClientOptions& options, kv::Operation op, const std::string
       continue;
     }
     const kv::Result& r = v.verified->result;
-    if (r.status == kv::ResultStatus::conflict || r.status == kv::ResultStatus::bad_operation ||
-        r.status == kv::ResultStatus::too_large)
-      throw ClientError("the cluster refused the operation (status " + std::to_string(static_cast<int>(r.status)) + ")");
+    check_refusal(r);
     return r;
   }
   throw ClientError("no endpoint gave a verified answer: " + reasons);
@@ -92,35 +99,79 @@ nlohmann::json to_json(const TxnStep& step) {
 VerifiedClient::VerifiedClient(ClientOptions options) : options_(std::move(options)) {
   if (options_.endpoints.empty()) throw ClientError("no endpoints");
   if (options_.replica_keys.empty()) throw ClientError("no replica public keys");
+  std::vector<client::Endpoint> endpoints;
   for (const std::string& e : options_.endpoints) {
     try {
-      client::parse_endpoint(e);
+      endpoints.push_back(client::parse_endpoint(e));
     } catch (const std::invalid_argument& bad) {
       throw ClientError(bad.what());
     }
+  }
+  if (!options_.identity) return;
+  client::NativeOptions n;
+  n.cluster_id = options_.cluster_id;
+  n.client_id = options_.identity->id;
+  n.key = crypto::key_pair_from_seed(options_.identity->seed);
+  n.replicas = std::move(endpoints);
+  n.replica_keys.assign(options_.replica_keys.begin(), options_.replica_keys.end());
+  n.timeout_ms = options_.timeout_ms;
+  n.retry_ms = options_.retry_ms;
+  n.fast_fallback_ms = options_.fast_fallback_ms;
+  try {
+    native_ = std::make_unique<client::NativeRunner>(std::move(n));
+  } catch (const std::invalid_argument& bad) {
+    throw ClientError(bad.what());
+  }
+}
+
+VerifiedClient::~VerifiedClient() = default;
+VerifiedClient::VerifiedClient(VerifiedClient&&) noexcept = default;
+VerifiedClient& VerifiedClient::operator=(VerifiedClient&&) noexcept = default;
+
+kv::Result VerifiedClient::run(kv::Operation op, const HttpForm& http, bool fast, bool* was_fast) {
+  if (was_fast != nullptr) *was_fast = false;
+  if (!native_) {
+    if (fast) throw ClientError("fast reads need the binary protocol (ClientOptions::identity)");
+    return run_http(options_, std::move(op), http.method, http.target, http.body);
+  }
+  try {
+    client::NativeRunner::Answer a = native_->run(op, fast);
+    check_refusal(a.result);
+    if (was_fast != nullptr) *was_fast = a.fast;
+    return std::move(a.result);
+  } catch (const client::NativeTimeout& t) {
+    throw ClientError(t.what());
+  } catch (const std::runtime_error& e) {
+    if (dynamic_cast<const ClientError*>(&e) != nullptr) throw;
+    throw ClientError(e.what());
   }
 }
 
 uint64_t VerifiedClient::put(const std::string& key, const std::string& value) {
   const std::string body = nlohmann::json{{"key", key}, {"value", value}}.dump();
-  return run(options_, kv::Operation{kv::OpKind::put, key, value}, "POST", "/api/v1/kv?proof=1", body).sequence;
+  return run(kv::Operation{kv::OpKind::put, key, value}, {"POST", "/api/v1/kv?proof=1", body}).sequence;
 }
 
 std::optional<std::string> VerifiedClient::get(const std::string& key) {
-  kv::Result r = run(options_, kv::Operation{kv::OpKind::get, key, ""}, "GET", "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
-  if (r.status != kv::ResultStatus::ok) return std::nullopt;
-  return r.value;
+  std::optional<KeyValue> e = get_entry(key);
+  if (!e) return std::nullopt;
+  return std::move(e->value);
 }
 
 bool VerifiedClient::del(const std::string& key) {
   kv::Result r =
-      run(options_, kv::Operation{kv::OpKind::del, key, ""}, "DELETE", "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
+      run(kv::Operation{kv::OpKind::del, key, ""}, {"DELETE", "/api/v1/kv?proof=1&key=" + client::url_encode(key), ""});
   return r.status == kv::ResultStatus::ok;
 }
 
 std::optional<KeyValue> VerifiedClient::get_entry(const std::string& key) {
-  kv::Result r = run(options_, kv::Operation{kv::OpKind::get, key, ""}, "GET",
-                     "/api/v1/kv?proof=1&key=" + client::url_encode(key), "");
+  kv::Result r = run(kv::Operation{kv::OpKind::get, key, ""}, {"GET", "/api/v1/kv?proof=1&key=" + client::url_encode(key), ""});
+  if (r.status != kv::ResultStatus::ok || !r.value) return std::nullopt;
+  return KeyValue{key, *r.value, r.revision};
+}
+
+std::optional<KeyValue> VerifiedClient::get_fast(const std::string& key, bool* fast) {
+  kv::Result r = run(kv::Operation{kv::OpKind::get, key, ""}, {}, true, fast);
   if (r.status != kv::ResultStatus::ok || !r.value) return std::nullopt;
   return KeyValue{key, *r.value, r.revision};
 }
@@ -134,7 +185,7 @@ RangePage VerifiedClient::range(const std::string& start, const std::string& end
   std::string target = "/api/v1/kv/range?proof=1&limit=" + std::to_string(limit);
   if (!start.empty()) target += query_param("start", start);
   if (!end.empty()) target += query_param("end", end);
-  kv::Result r = run(options_, std::move(op), "GET", target, "");
+  kv::Result r = run(std::move(op), {"GET", target, ""});
   RangePage page;
   page.sequence = r.sequence;
   page.next = r.next;
@@ -152,7 +203,7 @@ CasOutcome VerifiedClient::cas(const std::string& key, const std::optional<std::
   op.expected = expected;
   nlohmann::json body{{"key", key}, {"value", value}, {"expected", nullptr}};
   if (expected) body["expected"] = *expected;
-  kv::Result r = run(options_, std::move(op), "POST", "/api/v1/kv/cas?proof=1", body.dump());
+  kv::Result r = run(std::move(op), {"POST", "/api/v1/kv/cas?proof=1", body.dump()});
   return CasOutcome{r.status == kv::ResultStatus::ok, r.value, r.revision, r.sequence};
 }
 
@@ -191,7 +242,7 @@ TxnOutcome VerifiedClient::txn(const Txn& txn) {
     op.failure.push_back(to_kv(s));
     body["failure"].push_back(to_json(s));
   }
-  kv::Result r = run(options_, std::move(op), "POST", "/api/v1/kv/txn?proof=1", body.dump());
+  kv::Result r = run(std::move(op), {"POST", "/api/v1/kv/txn?proof=1", body.dump()});
   TxnOutcome out{r.succeeded, {}, r.sequence};
   const std::vector<TxnStep>& ran = r.succeeded ? txn.success : txn.failure;
   if (r.responses.size() != ran.size()) throw ClientError("the certified transaction answer has the wrong number of results");
