@@ -85,9 +85,13 @@ void Replica::accept_pre_prepare(const wire::PrePrepare& m) {
   slot.pre_prepare = m;
   d_.last_proposed = std::max(d_.last_proposed, m.seq);
   for (const wire::Request& r : m.batch) {
-    awaiting_proposal_.erase(r.client);
     if (d_.clients.is_new(r.client, r.timestamp)) {
       auto it = pending_.find(r.client);
+      // The watch is for the request waiting here: a proposal of an older
+      // one of the same client does not end it (a client that sends one
+      // request to the primary and a newer one to the backups only must not
+      // leave the newer one unwatched, and then time the view out).
+      if (it == pending_.end() || it->second.timestamp <= r.timestamp) awaiting_proposal_.erase(r.client);
       if (it == pending_.end() || it->second.timestamp < r.timestamp) {
         add_pending(r);
         // From a batch whose requests this replica may not have checked

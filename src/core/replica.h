@@ -303,6 +303,10 @@ class Replica {
     bool passed_on = false;  // sent to the primary once already
   };
   std::map<ClientId, Awaiting> awaiting_proposal_;
+  // When a backup last passed a client's resent request on to the primary:
+  // at most once per proposal_timeout_ticks, so that replays of a waiting
+  // request do not make every backup flood the primary with it.
+  std::map<ClientId, uint64_t> passed_on_at_;
   uint64_t slow_primary_view_changes_ = 0;
   uint64_t mutes_ = 0;
   std::deque<std::pair<ClientId, uint64_t>> queue_;  // primary: arrival order

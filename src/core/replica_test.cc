@@ -368,11 +368,14 @@ TEST(Replica, SignsAFastReadUnderItsOwnDomainWhenAsked) {
 TEST(Replica, ARequestTheHostCheckedIsNotCheckedAgain) {
   Cluster c(small_config());
   wire::Request r = c.request(1, "a", "1");
-  r.sig[0] ^= 1;  // what the host vouches for is taken as checked
+  r.sig[0] ^= 1;
   c.r(0).receive_request(r);
   EXPECT_TRUE(c.r(0).take_output().sends.empty());
   EXPECT_EQ(c.r(0).rejected().bad_signature, 1u);
-  c.r(0).receive_checked_request(c.request(1, "a", "2"));
+  // The host vouches for this one: not checked, proposed.
+  const uint64_t checks = c.nodes[0]->crypto.client_verifications();
+  c.r(0).receive_checked_request(r);
+  EXPECT_EQ(c.nodes[0]->crypto.client_verifications(), checks);
   Output out = c.r(0).take_output();
   out.propose = out.propose || !out.sends.empty();
   EXPECT_TRUE(out.propose) << "the primary proposes a checked request";
@@ -402,6 +405,55 @@ TEST(Replica, ABackupWaitsForTheClientThatSentToEveryReplica) {
       passed_on = passed_on || (s.to == std::optional<ReplicaId>(0) && std::holds_alternative<wire::Request>(s.message));
   }
   EXPECT_TRUE(passed_on);
+}
+
+TEST(Replica, AnOlderRequestProposedDoesNotEndTheWatchOfANewerOne) {
+  Config config = small_config();
+  config.proposal_timeout_ticks = 5;
+  Cluster c(config);
+  wire::Request older = c.request(1, "a", "1");
+  wire::Request newer = c.request(1, "a", "2");
+  newer.flags = wire::Request::flag_sent_to_all;
+  newer = signed_by_client(newer);
+  // A faulty client: the newer request to the backups only, the older one to the primary.
+  for (ReplicaId b : {1, 2, 3}) {
+    c.r(b).receive_checked_request(newer);
+    c.collect(b);
+  }
+  c.r(0).receive_request(older);
+  c.collect(0);
+  c.pump();
+  ASSERT_EQ(c.r(2).last_executed(), 1u);
+  // The backup still watches the newer one, and passes it on when the primary leaves it waiting.
+  bool passed_on = false;
+  for (int t = 0; t < 8 && !passed_on; ++t) {
+    c.r(2).tick();
+    for (const Send& s : c.r(2).take_output().sends) {
+      const auto* r = std::get_if<wire::Request>(&s.message);
+      passed_on = passed_on || (r != nullptr && s.to == std::optional<ReplicaId>(0) && r->timestamp == newer.timestamp);
+    }
+  }
+  EXPECT_TRUE(passed_on);
+}
+
+TEST(Replica, ABackupPassesReplaysOfAWaitingRequestOnAtMostOncePerTimeout) {
+  Config config = small_config();
+  config.proposal_timeout_ticks = 5;
+  Cluster c(config);
+  wire::Request r = c.request(1, "a", "1");
+  auto passed_on = [&] {
+    size_t n = 0;
+    for (const Send& s : c.r(2).take_output().sends) n += std::holds_alternative<wire::Request>(s.message) ? 1 : 0;
+    return n;
+  };
+  c.r(2).receive_checked_request(r);
+  EXPECT_EQ(passed_on(), 1u);
+  for (int i = 0; i < 10; ++i) c.r(2).receive_checked_request(r);  // replayed at once
+  EXPECT_EQ(passed_on(), 0u);
+  for (int t = 0; t < 5; ++t) c.r(2).tick();
+  passed_on();
+  c.r(2).receive_checked_request(r);  // sent again after the timeout: passed on again
+  EXPECT_EQ(passed_on(), 1u);
 }
 
 TEST(Replica, ACopyOfAWaitingRequestIsNotCheckedAgain) {

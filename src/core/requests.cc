@@ -58,7 +58,13 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   if (waiting != pending_.end() && waiting->second.timestamp >= request.timestamp) {
     // Known and waiting. A client that asks again may not have reached the
     // primary: pass it on once more.
-    if (direct && d_.view_active && !is_primary() && known) send(primary_of(d_.view), request);
+    if (direct && d_.view_active && !is_primary() && known) {
+      auto last = passed_on_at_.find(request.client);
+      if (last == passed_on_at_.end() || now_ >= last->second + std::max<uint64_t>(1, config_.proposal_timeout_ticks)) {
+        passed_on_at_.insert_or_assign(request.client, now_);
+        send(primary_of(d_.view), request);
+      }
+    }
     return;
   }
   add_pending(request);
@@ -70,11 +76,14 @@ void Replica::handle_request(const wire::Request& request, Source source) {
   // one knows the primary has it too (and passes it on when the primary
   // leaves it waiting).
   const bool primary_has_it = vouched || (direct && (request.flags & wire::Request::flag_sent_to_all) != 0);
-  if (primary_has_it && !is_primary()) awaiting_proposal_.emplace(request.client, Awaiting{now_, false});
+  // A newer request replaces the watch of the one it replaces.
+  if (primary_has_it && !is_primary()) awaiting_proposal_.insert_or_assign(request.client, Awaiting{now_, false});
+  else awaiting_proposal_.erase(request.client);
   if (is_primary()) {
     queue_.emplace_back(request.client, request.timestamp);
     propose_batches();
   } else if (direct && !primary_has_it) {
+    passed_on_at_.insert_or_assign(request.client, now_);
     send(primary_of(d_.view), request);
   }
   if (!request_deadline_) restart_request_timer();
@@ -125,6 +134,7 @@ void Replica::forget_executed_pending() {
   });
   std::erase_if(unchecked_, [&](ClientId c) { return !pending_.contains(c); });
   std::erase_if(awaiting_proposal_, [&](const auto& e) { return !pending_.contains(e.first); });
+  std::erase_if(passed_on_at_, [&](const auto& e) { return !pending_.contains(e.first); });
   std::erase_if(proposed_, [&](const auto& p) { return !d_.clients.is_new(p.first, p.second); });
 }
 
