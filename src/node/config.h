@@ -165,7 +165,7 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
 // interval 10, data in data_dir.
 NodeConfig dev_config(ReplicaId id, uint16_t base_port, const std::string& data_dir);
 inline constexpr uint32_t dev_replica_count = 5;
-inline constexpr uint32_t dev_client_count = 16;
+inline constexpr uint32_t dev_client_count = 64;
 inline constexpr uint16_t dev_base_port_default = 10000;
 crypto::KeyPair dev_key_pair(ReplicaId id);
 // Dev client `id` (1..dev_client_count): a fixed key pair, NOT secret.

@@ -629,7 +629,7 @@ TEST(DevConfig, ServesDevClientsOnBasePlus200) {
   EXPECT_EQ(keys.size(), dev_client_count);
   EXPECT_NE(dev_client_key_pair(1).public_key, dev_key_pair(1).public_key);
   EXPECT_ERROR_STARTS(dev_client_key_pair(0), "0 is not a dev client id");
-  EXPECT_ERROR_STARTS(dev_client_key_pair(dev_client_count + 1), "17 is not a dev client id");
+  EXPECT_ERROR_STARTS(dev_client_key_pair(dev_client_count + 1), "65 is not a dev client id");
   EXPECT_ERROR_STARTS(dev_config(0, 65535 - 203, "d"), "PBFT_DEV_BASE_PORT: ");
 }
 

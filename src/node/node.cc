@@ -182,9 +182,16 @@ void Node::on_client_request(transport::ClientServer::ConnectionId from, wire::R
   if (stopped_) return;
   if (gateway_of(request.client) || !crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig)) {
     ++client_bad_signatures_;
+    clients_->close(from);  // a correct client never sends one
     return;
   }
-  client_links_[request.client] = from;
+  ClientRoute& route = client_links_[request.client];
+  if (request.timestamp > route.timestamp) {
+    route = ClientRoute{request.timestamp, {from}};
+  } else if (request.timestamp == route.timestamp && route.connections.size() < client_route_connections_max &&
+             std::find(route.connections.begin(), route.connections.end(), from) == route.connections.end()) {
+    route.connections.push_back(from);
+  }
   replica_->receive_checked_request(request);
   run_output();
 }

@@ -124,9 +124,16 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<transport::ClientServer> clients_;  // null: no client port
-  // Where each binary-protocol client's replies go: the connection its
-  // latest correctly signed request came on.
-  std::map<ClientId, transport::ClientServer::ConnectionId> client_links_;
+  // Where each binary-protocol client's replies go: the connections its
+  // newest correctly signed request came on (a few: a replay of that
+  // request on another connection, by whoever saw it, adds a connection
+  // but takes none away; an older request moves nothing).
+  struct ClientRoute {
+    uint64_t timestamp = 0;
+    std::vector<transport::ClientServer::ConnectionId> connections;
+  };
+  static constexpr size_t client_route_connections_max = 4;
+  std::map<ClientId, ClientRoute> client_links_;
   uint64_t client_bad_signatures_ = 0;  // requests refused: not signed by a known client
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer propose_timer_;  // Misbehaviour::slow_primary

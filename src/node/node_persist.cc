@@ -148,10 +148,11 @@ void Node::send_now(core::ClientReply r) {
   if (config_.misbehave == Misbehaviour::wrong_results) forge_reply(r.reply);
   std::optional<ReplicaId> owner = gateway_of(r.client);
   if (!owner) {
-    // A binary-protocol client: on the connection its request came on.
+    // A binary-protocol client: on the connections its request came on.
     auto link = client_links_.find(r.client);
     if (link == client_links_.end() || !clients_) return;
-    if (!clients_->send(link->second, r.reply)) client_links_.erase(link);
+    std::erase_if(link->second.connections, [&](auto c) { return !clients_->send(c, r.reply); });
+    if (link->second.connections.empty()) client_links_.erase(link);
     return;
   }
   if (*owner == config_.self) gateway_->on_reply(config_.self, r.reply);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -38,8 +39,11 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   void stop();
   void accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
-  void closed(ConnectionId id, bool for_error) {
-    if (connections.erase(id) > 0 && for_error) ++stats.connections_closed_for_errors;
+  enum class Why { eof, error, idle };
+  void closed(ConnectionId id, Why why) {
+    if (connections.erase(id) == 0) return;
+    if (why == Why::error) ++stats.connections_closed_for_errors;
+    if (why == Why::idle) ++stats.connections_closed_idle;
   }
 
   asio::io_context& io;
@@ -65,9 +69,13 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
         splitter_(owner->options.cluster_id, request_body_bytes_max),
         rate_(static_cast<double>(owner->options.requests_per_second)),
         tokens_(rate_),
-        refilled_(std::chrono::steady_clock::now()) {}
+        refilled_(std::chrono::steady_clock::now()),
+        last_request_(refilled_) {}
 
-  void start() { read(); }
+  void start() {
+    arm_timer();
+    read();
+  }
 
   void close() {
     if (closed_) return;
@@ -96,7 +104,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
   void on_read(const boost::system::error_code& ec, size_t n) {
     if (closed_) return;
     if (ec) {
-      finish(ec != asio::error::eof);
+      finish(ec != asio::error::eof ? Why::error : Why::eof);
       return;
     }
     splitter_.append(ByteView(buffer_.data(), n));
@@ -105,9 +113,11 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       if (e.kind == FrameSplitter::Event::Kind::need_more) break;
       auto* request = e.kind == FrameSplitter::Event::Kind::message ? std::get_if<wire::Request>(&*e.message) : nullptr;
       if (request == nullptr) {
-        finish(true);  // a bad frame, or a message a client has no business sending
+        finish(Why::error);  // a bad frame, or a message a client has no business sending
         return;
       }
+      frame_started_.reset();
+      last_request_ = std::chrono::steady_clock::now();
       std::shared_ptr<Impl> owner = owner_.lock();
       if (!owner || owner->stopped) return;
       if (!take_token()) {
@@ -119,7 +129,8 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       owner->handler(id_, std::move(*request));
       if (closed_ || owner->stopped) return;
     }
-    arm_stall_timer();
+    if (splitter_.buffered() > 0 && !frame_started_) frame_started_ = std::chrono::steady_clock::now();
+    arm_timer();
     read();
   }
 
@@ -133,16 +144,18 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
     return true;
   }
 
-  void arm_stall_timer() {
-    if (splitter_.buffered() == 0) {
-      stall_timer_.cancel();
-      return;
-    }
+  // Mid-frame: the frame must be whole stall_timeout_ms after its first
+  // byte (however slowly the bytes come); between frames: a request within
+  // idle_timeout_ms of the last.
+  void arm_timer() {
     std::shared_ptr<Impl> owner = owner_.lock();
     if (!owner) return;
-    stall_timer_.expires_after(milliseconds(std::max<uint32_t>(owner->options.stall_timeout_ms, 1)));
-    stall_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec && !self->closed_) self->finish(true);
+    const bool mid_frame = frame_started_.has_value();
+    const auto deadline = mid_frame ? *frame_started_ + milliseconds(std::max<uint32_t>(owner->options.stall_timeout_ms, 1))
+                                    : last_request_ + milliseconds(std::max<uint32_t>(owner->options.idle_timeout_ms, 1));
+    stall_timer_.expires_at(deadline);
+    stall_timer_.async_wait([self = shared_from_this(), mid_frame](const boost::system::error_code& ec) {
+      if (!ec && !self->closed_) self->finish(mid_frame ? Why::error : Why::idle);
     });
   }
 
@@ -153,7 +166,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
                         self->writing_ = false;
                         if (self->closed_) return;
                         if (ec) {
-                          self->finish(true);
+                          self->finish(Why::error);
                           return;
                         }
                         self->queued_bytes_ -= self->queue_.front()->size();
@@ -162,10 +175,13 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
                       });
   }
 
-  void finish(bool for_error) {
+ public:
+  void finish(Why why) {
     close();
-    if (std::shared_ptr<Impl> owner = owner_.lock()) owner->closed(id_, for_error);
+    if (std::shared_ptr<Impl> owner = owner_.lock()) owner->closed(id_, why);
   }
+
+ private:
 
   tcp::socket socket_;
   asio::steady_timer stall_timer_;
@@ -175,6 +191,8 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
   const double rate_;
   double tokens_;
   std::chrono::steady_clock::time_point refilled_;
+  std::chrono::steady_clock::time_point last_request_;
+  std::optional<std::chrono::steady_clock::time_point> frame_started_;
   std::deque<std::shared_ptr<const Bytes>> queue_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
@@ -271,6 +289,13 @@ bool ClientServer::send(ConnectionId to, const wire::Reply& reply) {
   }
   ++impl_->stats.replies_sent;
   return true;
+}
+
+void ClientServer::close(ConnectionId to) {
+  auto it = impl_->connections.find(to);
+  if (it == impl_->connections.end()) return;
+  std::shared_ptr<Impl::Connection> c = it->second;  // finish() forgets it
+  c->finish(Impl::Why::error);
 }
 
 uint16_t ClientServer::listen_port() const { return impl_->port; }

@@ -9,10 +9,14 @@
 // protocol: connections are capped (connections_max; more are closed at
 // once), each connection may hand over requests_per_second requests in
 // any second (a token bucket; more are dropped and counted, the client
-// retries), a frame must be a REQUEST no larger than a request can be, a
-// connection that stalls mid-frame is closed, and replies queued for a
+// retries), a frame must be a REQUEST no larger than a request can be and
+// whole within stall_timeout_ms of its first byte, a connection that
+// sends no request for idle_timeout_ms is closed, and replies queued for a
 // client that does not read are dropped past send_queue_bytes_max. Who a
-// request is from is not decided here: the handler checks its signature.
+// request is from is not decided here: the handler checks its signature
+// (and closes the connection of one that fails). One client may hold
+// several connections, so a flood is bounded by connections_max times the
+// rate, not by the rate alone.
 //
 // Threading and lifetime as for PeerNetwork (peer_network.h): one thread
 // runs the io_context; the handler may call send() and stop().
@@ -35,13 +39,15 @@ struct ClientServerOptions {
   size_t connections_max = 1024;
   uint32_t requests_per_second = 1000;  // per connection
   size_t send_queue_bytes_max = 8u << 20;  // per connection
-  uint32_t stall_timeout_ms = 30000;       // no bytes while mid-frame: close
+  uint32_t stall_timeout_ms = 30000;       // a frame not whole this long after its first byte: close
+  uint32_t idle_timeout_ms = 300000;       // no request this long: close (the library reconnects)
 };
 
 struct ClientServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_refused = 0;  // over connections_max
-  uint64_t connections_closed_for_errors = 0;  // bad frame, not a request, stalled, read error
+  uint64_t connections_closed_for_errors = 0;  // bad frame, not a request, stalled, bad signature, read error
+  uint64_t connections_closed_idle = 0;
   uint64_t requests = 0;             // handed to the handler
   uint64_t requests_over_rate = 0;   // dropped: over requests_per_second
   uint64_t replies_sent = 0;
@@ -67,6 +73,8 @@ class ClientServer {
   // Queues a reply on connection `to`; false when that connection is gone
   // (or the reply was dropped because its queue is full).
   bool send(ConnectionId to, const wire::Reply& reply);
+  // Closes connection `to` (counted as closed for an error). Safe from the handler.
+  void close(ConnectionId to);
 
   uint16_t listen_port() const;
   ClientServerStats stats() const;

@@ -158,15 +158,57 @@ TEST_F(ClientServerTest, ConnectionsOverTheCapAreClosedAtOnce) {
   EXPECT_EQ(server->stats().connections, 2u);
 }
 
-TEST_F(ClientServerTest, AConnectionStalledMidFrameIsClosed) {
+TEST_F(ClientServerTest, AFrameDribbledInSlowerThanTheStallTimeoutIsClosed) {
   ClientServerOptions o;
-  o.stall_timeout_ms = 100;
+  o.stall_timeout_ms = 200;
   start(o);
   RawClient slow(io, server->listen_port());
   Bytes f = wire::encode_frame(cluster, request(1, 1));
-  slow.write(ByteView(f).first(f.size() - 1));
+  // A byte every 20 ms: always some progress, never a whole frame in time.
+  const auto started = std::chrono::steady_clock::now();
+  for (size_t i = 0; i + 1 < f.size() && !slow.closed(); ++i) {
+    slow.write(ByteView(f).subspan(i, 1));
+    run_for(io, 20ms);
+  }
   ASSERT_TRUE(run_until(io, [&] { return slow.closed(); }, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_TRUE(got.empty());
+  EXPECT_EQ(server->stats().connections_closed_for_errors, 1u);
+}
+
+TEST_F(ClientServerTest, AnIdleConnectionIsClosedAndAnActiveOneIsNot) {
+  ClientServerOptions o;
+  o.idle_timeout_ms = 300;
+  start(o);
+  RawClient idle(io, server->listen_port()), busy(io, server->listen_port());
+  for (uint64_t ts = 1; ts <= 6; ++ts) {
+    busy.send(request(2, ts));
+    run_for(io, 100ms);
+  }
+  EXPECT_TRUE(idle.closed());
+  EXPECT_FALSE(busy.closed());
+  EXPECT_EQ(server->stats().connections_closed_idle, 1u);
+  EXPECT_EQ(server->stats().connections_closed_for_errors, 0u);
+}
+
+TEST_F(ClientServerTest, TheHandlerCanCloseTheConnection) {
+  ClientServerOptions o;
+  o.cluster_id = cluster;
+  server = std::make_unique<ClientServer>(io, o, [this](ClientServer::ConnectionId from, wire::Request r) {
+    got.emplace_back(from, r);
+    if (r.client == 66) server->close(from);  // say, a bad signature
+  });
+  server->start();
+  RawClient bad(io, server->listen_port()), good(io, server->listen_port());
+  Bytes two = wire::encode_frame(cluster, request(66, 1));
+  Bytes second = wire::encode_frame(cluster, request(66, 2));
+  two.insert(two.end(), second.begin(), second.end());
+  bad.write(two);
+  ASSERT_TRUE(run_until(io, [&] { return bad.closed(); }, 5s));
+  EXPECT_EQ(got.size(), 1u) << "nothing more is read from a closed connection";
+  good.send(request(1, 1));
+  ASSERT_TRUE(run_until(io, [&] { return got.size() == 2; }, 5s));
+  EXPECT_EQ(server->stats().connections, 1u);
 }
 
 }  // namespace
