@@ -28,16 +28,18 @@ bool ReplyTally::signed_by(ReplicaId replica, const wire::Reply& reply) const {
 
 std::optional<TalliedAnswer> ReplyTally::add(ReplicaId from, const wire::Reply& reply) {
   if (reply.client != client_ || reply.timestamp != timestamp_) return std::nullopt;  // an older request's
-  if (reply.replica != from || (fast_ && answered_.contains(from)) || !signed_by(from, reply)) {
+  if (reply.replica != from || answered_.contains(from) || !signed_by(from, reply)) {
     ++refused_;
     return std::nullopt;
   }
-  if (fast_) answered_.insert(from);
+  // One answer per replica: a correct one sends the same answer whenever
+  // it sends again, and a faulty one gets no more than one vote.
+  answered_.insert(from);
   auto& signers = votes_[{reply.result, fast_ ? Seq{0} : reply.seq}];
   signers[from] = reply.seq;
   if (signers.size() < quorum_) return std::nullopt;
-  TalliedAnswer answer{reply.result, 0};
-  for (const auto& [replica, seq] : signers) answer.seq = std::max(answer.seq, seq);
+  TalliedAnswer answer{reply.result, reply.seq};
+  for (const auto& [replica, seq] : signers) answer.seq = std::min(answer.seq, seq);
   return answer;
 }
 

@@ -24,7 +24,9 @@ namespace pbft::client {
 
 struct TalliedAnswer {
   Bytes result;
-  Seq seq = 0;  // ordered: where it executed; fast: the highest answering replica's last executed
+  // Ordered: where it executed (signed by f+1). Fast: the lowest last
+  // executed among the answering replicas (what each claims, unchecked).
+  Seq seq = 0;
 };
 
 class ReplyTally {
@@ -40,7 +42,8 @@ class ReplyTally {
 
   // Fast path: no result can reach the quorum any more (answers differ).
   bool hopeless() const;
-  // Replies refused (wrong request, wrong replica, bad or missing signature).
+  // Replies refused (wrong request, wrong replica, bad or missing
+  // signature, a second answer from the same replica).
   uint64_t refused() const { return refused_; }
 
  private:
@@ -55,7 +58,7 @@ class ReplyTally {
   const crypto::Crypto& crypto_;
   // By (result, seq; seq 0 for the fast path): who signed it, at which seq.
   std::map<std::pair<Bytes, Seq>, std::map<ReplicaId, Seq>> votes_;
-  std::set<ReplicaId> answered_;  // fast path: one answer per replica
+  std::set<ReplicaId> answered_;  // one counted answer per replica
   uint64_t refused_ = 0;
 };
 

@@ -88,6 +88,8 @@ class NativeClientWithALiar(unittest.TestCase):
         self.assertEqual(self.c.get(1, "n/k").json()["value"], "v2")
 
     def test_a_fast_read_that_the_liar_spoils_is_ordered(self):
+        # The liar's answer carries no valid signature for what it says, so it never counts;
+        # without all n answers the read is ordered after the fallback time.
         self.run_client("put", "f/k", "truth", client=2)
         out = self.run_client("fastget", "f/k", client=2).stdout.split()
         self.assertEqual(out, ["truth", "ordered"])
@@ -145,15 +147,13 @@ class ProtocolBreakers(unittest.TestCase):
 
     def test_a_request_not_signed_by_its_client_is_dropped(self):
         before = metric(self.c, 0, "pbft_client_requests_dropped_total", '{reason="bad_signature"}')
-        s = self.connect()
         # Client 1 is known (dev mode), but this is not its signature; client 999 is nobody.
-        s.sendall(request_frame(1, int(time.time() * 1e6), b"x", bytes(64)))
-        s.sendall(request_frame(999, 1, b"x", bytes(64)))
+        for frame in (request_frame(1, int(time.time() * 1e6), b"x", bytes(64)), request_frame(999, 1, b"x", bytes(64))):
+            s = self.connect()
+            s.sendall(frame)
+            self.assertEqual(s.recv(100), b"")  # no answer, and the connection is closed
         self.c.wait_for(lambda: metric(self.c, 0, "pbft_client_requests_dropped_total", '{reason="bad_signature"}')
                         == before + 2, 10, "both requests to be refused")
-        s.settimeout(1)
-        with self.assertRaises(socket.timeout):
-            s.recv(100)  # no answer, and the connection stays open
         # The cluster still serves honest clients.
         self.assertEqual(native(self.c, 1, "put", "pb/k", "v", test=self).returncode, 0)
 
