@@ -8,7 +8,9 @@
 // (listed in the replicas' [[clients]]), sends each request to every
 // replica (the backups watch the primary for it, and replace a primary
 // that leaves it waiting), again on retry, and believes an answer only on
-// f+1 matching replies each signed by its replica (all n for a fast read).
+// f+1 matching replies each authenticated by its replica (all n for a fast
+// read): by a MAC under a key only that replica and this client derive
+// from their key pairs, or with signed_replies, by its signature.
 // Exactly once through (client id, timestamp). See docs/API.md, "Binary
 // protocol".
 //
@@ -73,6 +75,11 @@ struct ClientOptions {
   uint64_t cluster_id = 1;                          // binary protocol: the cluster's id
   uint32_t retry_ms = 1000;                         // binary protocol: resend to every replica after
   uint32_t fast_fallback_ms = 200;                  // binary protocol: a fast read is ordered after
+  // Binary protocol: count only replies each replica signed (transferable
+  // proof, but a signature per reply at each replica and a check per reply
+  // here). By default a reply counts on its MAC under a key only that
+  // replica and this client share: as sure for this client, far cheaper.
+  bool signed_replies = false;
 };
 
 // A key with its value and revision (the sequence number of its last change).

@@ -20,7 +20,7 @@ constexpr size_t reply_body_bytes_max = wire::result_bytes_max + 1024;
 
 struct NativeRunner::Link {
   explicit Link(asio::io_context& io, uint64_t cluster_id)
-      : socket(io), splitter(cluster_id, reply_body_bytes_max) {}
+      : socket(io), splitter(cluster_id, reply_body_bytes_max, mac_size) {}
   tcp::socket socket;
   enum class State { idle, connecting, open } state = State::idle;
   transport::FrameSplitter splitter;
@@ -83,7 +83,7 @@ void NativeRunner::drop(ReplicaId i) {
   l.state = Link::State::idle;
   l.queue.clear();
   l.writing = false;
-  l.splitter = transport::FrameSplitter(options_.cluster_id, reply_body_bytes_max);
+  l.splitter = transport::FrameSplitter(options_.cluster_id, reply_body_bytes_max, mac_size);
 }
 
 void NativeRunner::connect(ReplicaId i) {
@@ -159,15 +159,24 @@ void NativeRunner::read(ReplicaId from) {
       const auto* reply = e.kind == transport::FrameSplitter::Event::Kind::message
                               ? std::get_if<wire::Reply>(&*e.message)
                               : nullptr;
-      if (reply == nullptr) {
+      bool mac_ok = false;
+      if (reply != nullptr && e.trailer.size() == mac_size) {
+        Mac mac{};
+        std::copy(e.trailer.begin(), e.trailer.end(), mac.begin());
+        mac_ok = crypto_.verify_replica_mac(from, e.frame, mac);
+      }
+      if (reply == nullptr || !mac_ok) {
         link.error = options_.replicas[from].name() + ": sent " +
-                     (e.message ? "a message that is not a reply" : "a bad frame (" + e.reason + ")");
+                     (reply != nullptr ? "a reply with a bad MAC"
+                      : e.message ? "a message that is not a reply"
+                                  : "a bad frame (" + e.reason + ")");
+        ++refused_;
         drop(from);
         return;
       }
       if (call_ != nullptr && !call_->answer) {
         const uint64_t before = call_->tally.refused();
-        call_->answer = call_->tally.add(from, *reply);
+        call_->answer = call_->tally.add(from, *reply, mac_ok);
         refused_ += call_->tally.refused() - before;
       }
     }
@@ -189,7 +198,7 @@ std::optional<NativeRunner::Answer> NativeRunner::attempt(const kv::Operation& o
   request.client = options_.client_id;
   request.timestamp = next_timestamp();
   request.operation = kv::encode_operation(op);
-  request.flags = wire::Request::flag_signed_reply |
+  request.flags = (options_.signed_replies ? wire::Request::flag_signed_reply : 0) |
                   (fast ? wire::Request::flag_read_only : wire::Request::flag_sent_to_all);
   request.sig = crypto_.sign(wire::signing_bytes(request));
   const auto frame = std::make_shared<const Bytes>(wire::encode_frame(options_.cluster_id, request));

@@ -1,7 +1,8 @@
 // The client library's binary protocol (docs/API.md, "Binary protocol"):
 // one TCP connection to each replica's client port, requests signed with
-// the client's own key, answers believed on f+1 matching signed replies
-// (client/reply_tally.h).
+// the client's own key, answers believed on f+1 matching replies each
+// authenticated by its replica, by a MAC under a key only that replica and
+// this client share or, asked for, by its signature (client/reply_tally.h).
 //
 // An ordered operation goes to every replica at once, flagged
 // Request::flag_sent_to_all: each replica answers on the connection the
@@ -16,7 +17,7 @@
 // microseconds since the epoch): one process at a time per client id.
 //
 // A fast read (Castro & Liskov 5.1.3) goes to every replica, flagged
-// read-only; it is accepted when all n replicas sign the same answer
+// read-only; it is accepted when all n replicas give the same answer
 // (node/gateway.h says why all). When the answers differ, a replica does
 // not answer within fast_fallback_ms, or the answers cannot agree any
 // more, the read is ordered instead, as a new request.
@@ -52,6 +53,10 @@ struct NativeOptions {
   uint32_t timeout_ms = 15000;
   uint32_t retry_ms = 1000;
   uint32_t fast_fallback_ms = 200;
+  // Ask every replica to sign its reply, and count only signed ones; by
+  // default a reply counts on its MAC (a key only that replica and this
+  // client share), which costs the replicas and the client far less.
+  bool signed_replies = false;
 };
 
 // The call did not get an accepted answer within the timeout.

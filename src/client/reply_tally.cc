@@ -12,6 +12,7 @@ ReplyTally::ReplyTally(const wire::Request& request, bool fast, uint32_t quorum,
       timestamp_(request.timestamp),
       operation_digest_(crypto.digest(request.operation)),
       fast_(fast),
+      signed_((request.flags & wire::Request::flag_signed_reply) != 0),
       quorum_(quorum),
       replica_count_(replica_count),
       crypto_(crypto) {}
@@ -26,9 +27,10 @@ bool ReplyTally::signed_by(ReplicaId replica, const wire::Reply& reply) const {
   return crypto_.verify_replica(replica, bytes, *reply.sig);
 }
 
-std::optional<TalliedAnswer> ReplyTally::add(ReplicaId from, const wire::Reply& reply) {
+std::optional<TalliedAnswer> ReplyTally::add(ReplicaId from, const wire::Reply& reply, bool mac_ok) {
   if (reply.client != client_ || reply.timestamp != timestamp_) return std::nullopt;  // an older request's
-  if (reply.replica != from || answered_.contains(from) || !signed_by(from, reply)) {
+  const bool authentic = signed_ ? signed_by(from, reply) : mac_ok;
+  if (reply.replica != from || answered_.contains(from) || !authentic) {
     ++refused_;
     return std::nullopt;
   }

@@ -2,12 +2,15 @@
 // binary protocol. Pure: no I/O, no clock.
 //
 // A reply counts only when it is for this request (client id, timestamp),
-// comes from the replica on whose connection it arrived, and carries that
-// replica's valid signature over what it answers: ordered replies over
-// reply_signing_bytes, fast-path answers over fast_reply_signing_bytes
-// (codec.h). The answer is accepted once `quorum` distinct replicas signed
-// the same result (ordered: at the same sequence number too). Nothing
-// else is believed, whatever the replica that answers first says.
+// comes from the replica on whose connection it arrived, and is
+// authenticated by that replica: when the request asked for signed replies,
+// by its valid signature over what it answers (ordered replies over
+// reply_signing_bytes, fast-path answers over fast_reply_signing_bytes,
+// codec.h); otherwise by the MAC the connection carries under the key only
+// that replica and this client share (the caller checked it). The answer
+// is accepted once `quorum` distinct replicas gave the same result
+// (ordered: at the same sequence number too). Nothing else is believed,
+// whatever the replica that answers first says.
 #pragma once
 
 #include <cstdint>
@@ -36,9 +39,9 @@ class ReplyTally {
   ReplyTally(const wire::Request& request, bool fast, uint32_t quorum, uint32_t replica_count,
              const crypto::Crypto& crypto);
 
-  // A reply that arrived on replica `from`'s connection; the answer once
-  // it has a quorum.
-  std::optional<TalliedAnswer> add(ReplicaId from, const wire::Reply& reply);
+  // A reply that arrived on replica `from`'s connection (mac_ok: with a
+  // valid MAC from that replica); the answer once it has a quorum.
+  std::optional<TalliedAnswer> add(ReplicaId from, const wire::Reply& reply, bool mac_ok = false);
 
   // Fast path: no result can reach the quorum any more (answers differ).
   bool hopeless() const;
@@ -53,6 +56,7 @@ class ReplyTally {
   uint64_t timestamp_;
   Digest operation_digest_;
   bool fast_;
+  bool signed_;  // the request asked for signed replies
   uint32_t quorum_;
   uint32_t replica_count_;
   const crypto::Crypto& crypto_;

@@ -66,6 +66,19 @@ TEST_F(ReplyTallyTest, UnsignedBadlySignedAndOtherRequestsRepliesDoNotCount) {
   EXPECT_TRUE(t.add(1, reply(1, {1}, 3)));
 }
 
+TEST_F(ReplyTallyTest, WithoutSignaturesAskedForTheLinksMacDecides) {
+  wire::Request plain = request;
+  plain.flags = 0;
+  ReplyTally t(plain, false, 2, n, client);
+  wire::Reply r0 = reply(0, {1}, 3), r1 = reply(1, {1}, 3);
+  r0.sig.reset();
+  r1.sig.reset();
+  EXPECT_FALSE(t.add(0, r0, false)) << "no MAC, no signature asked for: nothing vouches for it";
+  EXPECT_EQ(t.refused(), 1u);
+  EXPECT_FALSE(t.add(0, r0, true));
+  EXPECT_TRUE(t.add(1, r1, true));
+}
+
 TEST_F(ReplyTallyTest, FastAnswersNeedTheirOwnDomainAndEveryReplica) {
   ReplyTally t(request, true, n, n, client);
   // An ordered reply's signature is no fast answer's.

@@ -117,6 +117,7 @@ VerifiedClient::VerifiedClient(ClientOptions options) : options_(std::move(optio
   n.timeout_ms = options_.timeout_ms;
   n.retry_ms = options_.retry_ms;
   n.fast_fallback_ms = options_.fast_fallback_ms;
+  n.signed_replies = options_.signed_replies;
   try {
     native_ = std::make_unique<client::NativeRunner>(std::move(n));
   } catch (const std::invalid_argument& bad) {

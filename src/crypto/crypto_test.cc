@@ -364,5 +364,24 @@ TEST(Sodium, GatewayClientsVerifyUnderTheirReplicasKey) {
   EXPECT_FALSE(verifier->verify_client(gateway_client_id(replica_count, 0), data, sig));
 }
 
+TEST(SodiumCrypto, ClientReplyMacsVerifyOnlyForThatClientFromThatReplica) {
+  const SodiumCrypto r1(SodiumFactory::keyring(true, 1)), r2(SodiumFactory::keyring(true, 2));
+  const SodiumCrypto a(SodiumFactory::keyring(false, client_a)), b(SodiumFactory::keyring(false, client_b));
+  const Bytes frame = {1, 2, 3, 4};
+  const std::optional<Mac> to_a = r1.mac_to_client(client_a, frame);
+  ASSERT_TRUE(to_a.has_value());
+  EXPECT_TRUE(a.verify_replica_mac(1, frame, *to_a));
+  EXPECT_FALSE(a.verify_replica_mac(2, frame, *to_a)) << "not from replica 2";
+  EXPECT_FALSE(b.verify_replica_mac(1, frame, *to_a)) << "not for client b";
+  EXPECT_FALSE(a.verify_replica_mac(1, Bytes{1, 2, 3, 5}, *to_a));
+  EXPECT_NE(*r2.mac_to_client(client_a, frame), *to_a);
+  EXPECT_TRUE(a.verify_replica_mac(2, frame, *r2.mac_to_client(client_a, frame)));
+  // The replicas' link keys are other keys: a peer MAC is no client MAC.
+  EXPECT_NE(r1.mac(2, frame), *to_a);
+  EXPECT_FALSE(r1.mac_to_client(unknown_client, frame).has_value());
+  EXPECT_FALSE(a.mac_to_client(client_b, frame).has_value()) << "a client MACs nothing";
+  EXPECT_FALSE(a.verify_replica_mac(replica_count, frame, *to_a));
+}
+
 }  // namespace
 }  // namespace pbft::crypto

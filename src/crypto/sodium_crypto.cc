@@ -66,7 +66,24 @@ Digest blake2b_256(ByteView data, const uint8_t* key, size_t key_size) {
 
 SodiumCrypto::SodiumCrypto(Keyring keyring) : keyring_(std::move(keyring)) {
   init_sodium();
-  if (!keyring_.self_is_replica) return;
+  if (!keyring_.self_is_replica) {
+    std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> self_pk{};
+    std::array<uint8_t, crypto_kx_SECRETKEYBYTES> self_sk{};
+    if (crypto_sign_ed25519_pk_to_curve25519(self_pk.data(), keyring_.self.public_key.data()) != 0) return;
+    crypto_sign_ed25519_sk_to_curve25519(self_sk.data(), keyring_.self.secret_key.data());
+    replica_reply_keys_.resize(keyring_.replicas.size());
+    for (size_t r = 0; r < keyring_.replicas.size(); ++r) {
+      std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> replica_pk{};
+      if (crypto_sign_ed25519_pk_to_curve25519(replica_pk.data(), keyring_.replicas[r].data()) != 0) continue;
+      MacKey rx{}, tx{};
+      if (crypto_kx_client_session_keys(rx.data(), tx.data(), self_pk.data(), self_sk.data(), replica_pk.data()) == 0)
+        replica_reply_keys_[r] = rx;
+      sodium_memzero(rx.data(), rx.size());
+      sodium_memzero(tx.data(), tx.size());
+    }
+    sodium_memzero(self_sk.data(), self_sk.size());
+    return;
+  }
 
   const size_t n = keyring_.replicas.size();
   PBFT_ASSERT(keyring_.self_id < n, "replica id " + std::to_string(keyring_.self_id) +
@@ -137,6 +154,39 @@ Mac SodiumCrypto::mac(ReplicaId peer, ByteView data) const {
   Mac out{};
   crypto_generichash(out.data(), out.size(), data.data(), data.size(), key.data(), key.size());
   return out;
+}
+
+std::optional<Mac> SodiumCrypto::mac_to_client(ClientId client, ByteView data) const {
+  if (!keyring_.self_is_replica) return std::nullopt;
+  auto [it, fresh] = client_mac_keys_.try_emplace(client);
+  if (fresh) {
+    auto known = keyring_.clients.find(client);
+    std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> self_pk{}, client_pk{};
+    std::array<uint8_t, crypto_kx_SECRETKEYBYTES> self_sk{};
+    if (known != keyring_.clients.end() &&
+        crypto_sign_ed25519_pk_to_curve25519(client_pk.data(), known->second.data()) == 0 &&
+        crypto_sign_ed25519_pk_to_curve25519(self_pk.data(), keyring_.self.public_key.data()) == 0) {
+      crypto_sign_ed25519_sk_to_curve25519(self_sk.data(), keyring_.self.secret_key.data());
+      MacKey rx{}, tx{};
+      if (crypto_kx_server_session_keys(rx.data(), tx.data(), self_pk.data(), self_sk.data(), client_pk.data()) == 0)
+        it->second = tx;
+      sodium_memzero(rx.data(), rx.size());
+      sodium_memzero(tx.data(), tx.size());
+      sodium_memzero(self_sk.data(), self_sk.size());
+    }
+  }
+  if (!it->second) return std::nullopt;
+  Mac out{};
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), it->second->data(), it->second->size());
+  return out;
+}
+
+bool SodiumCrypto::verify_replica_mac(ReplicaId replica, ByteView data, const Mac& mac) const {
+  if (replica >= replica_reply_keys_.size() || !replica_reply_keys_[replica]) return false;
+  const MacKey& key = *replica_reply_keys_[replica];
+  Mac expected{};
+  crypto_generichash(expected.data(), expected.size(), data.data(), data.size(), key.data(), key.size());
+  return sodium_memcmp(expected.data(), mac.data(), mac.size()) == 0;
 }
 
 bool SodiumCrypto::verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const {

@@ -51,6 +51,14 @@ class SodiumCrypto final : public Crypto {
   Mac mac(ReplicaId peer, ByteView data) const override;
   bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const override;
 
+  // The binary client protocol's replies (transport/client_server.h): a
+  // replica MACs what it sends a known client under a key only the two of
+  // them can derive (crypto_kx, the client playing the kx client), and the
+  // client checks it. nullopt / false for an unknown client or replica, or
+  // a key that does not convert to X25519.
+  std::optional<Mac> mac_to_client(ClientId client, ByteView data) const;
+  bool verify_replica_mac(ReplicaId replica, ByteView data, const Mac& mac) const;
+
  private:
   using MacKey = std::array<uint8_t, 32>;
   Keyring keyring_;
@@ -61,6 +69,10 @@ class SodiumCrypto final : public Crypto {
   // public key does not convert to X25519.
   std::vector<std::optional<MacKey>> mac_keys_;         // index = peer ReplicaId
   std::vector<std::optional<MacKey>> verify_mac_keys_;  // index = peer ReplicaId
+  // A replica: the keys to its clients, derived when first needed.
+  mutable std::map<ClientId, std::optional<MacKey>> client_mac_keys_;
+  // A client: the key each replica MACs its replies with.
+  std::vector<std::optional<MacKey>> replica_reply_keys_;  // index = ReplicaId
 };
 
 }  // namespace pbft::crypto

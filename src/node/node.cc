@@ -109,9 +109,9 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
     o.connections_max = config_.client_connections_max;
     o.requests_per_second = config_.client_requests_per_second;
     clients_ = std::make_unique<transport::ClientServer>(
-        io, o, [this](transport::ClientServer::ConnectionId from, wire::Request r) {
-          on_client_request(from, std::move(r));
-        });
+        io, o,
+        [this](transport::ClientServer::ConnectionId from, wire::Request r) { on_client_request(from, std::move(r)); },
+        [this](ClientId client, ByteView frame) { return crypto_.mac_to_client(client, frame); });
   }
   http_ = std::make_unique<http::Server>(
       io, h, [this, limits](http::Request request, http::Respond respond) {

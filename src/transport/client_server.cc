@@ -32,8 +32,13 @@ constexpr size_t request_body_bytes_max = wire::operation_bytes_max + 1024;
 struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   class Connection;
 
-  Impl(asio::io_context& io, ClientServerOptions options, Handler handler)
-      : io(io), options(std::move(options)), handler(std::move(handler)), acceptor(io), accept_retry(io) {}
+  Impl(asio::io_context& io, ClientServerOptions options, Handler handler, MacFor mac)
+      : io(io),
+        options(std::move(options)),
+        handler(std::move(handler)),
+        mac(std::move(mac)),
+        acceptor(io),
+        accept_retry(io) {}
 
   void start();
   void stop();
@@ -49,6 +54,7 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   asio::io_context& io;
   const ClientServerOptions options;
   const Handler handler;
+  const MacFor mac;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   std::map<ConnectionId, std::shared_ptr<Connection>> connections;
@@ -268,8 +274,8 @@ void ClientServer::Impl::on_accept(const boost::system::error_code& ec, tcp::soc
   accept();
 }
 
-ClientServer::ClientServer(asio::io_context& io, ClientServerOptions options, Handler handler)
-    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
+ClientServer::ClientServer(asio::io_context& io, ClientServerOptions options, Handler handler, MacFor mac)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler), std::move(mac))) {}
 
 ClientServer::~ClientServer() { impl_->stop(); }
 
@@ -282,7 +288,14 @@ bool ClientServer::send(ConnectionId to, const wire::Reply& reply) {
     ++impl_->stats.replies_dropped;
     return false;
   }
-  auto frame = std::make_shared<const Bytes>(wire::encode_frame(impl_->options.cluster_id, reply));
+  Bytes bytes = wire::encode_frame(impl_->options.cluster_id, reply);
+  const std::optional<Mac> mac = impl_->mac(reply.client, bytes);
+  if (!mac) {
+    ++impl_->stats.replies_dropped;
+    return false;
+  }
+  bytes.insert(bytes.end(), mac->begin(), mac->end());
+  auto frame = std::make_shared<const Bytes>(std::move(bytes));
   if (!it->second->send(std::move(frame), impl_->options.send_queue_bytes_max)) {
     ++impl_->stats.replies_dropped;
     return false;

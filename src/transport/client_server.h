@@ -1,9 +1,10 @@
 // The replica's side of the binary client protocol (docs/API.md, "Binary
 // protocol"): a TCP listener for clients of the client library. A client
 // sends REQUEST frames (codec.h, no sender id, no MAC: each request is
-// signed by its client) and gets REPLY frames back on the same connection
-// (signed by the replica when the request asks, which the library always
-// does).
+// signed by its client) and gets REPLY frames back on the same connection,
+// each followed by a 32-byte MAC over the frame under the key this replica
+// shares with that client (SodiumCrypto::mac_to_client); the reply is also
+// signed when the request asks.
 //
 // What one client may cost is bounded here, before anything reaches the
 // protocol: connections are capped (connections_max; more are closed at
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "wire/messages.h"
@@ -59,8 +61,10 @@ class ClientServer {
  public:
   using ConnectionId = uint64_t;  // never reused
   using Handler = std::function<void(ConnectionId from, wire::Request request)>;
+  // The MAC of a frame for `client`; nullopt: no key for it (the reply is dropped).
+  using MacFor = std::function<std::optional<Mac>(ClientId client, ByteView frame)>;
 
-  ClientServer(boost::asio::io_context& io, ClientServerOptions options, Handler handler);
+  ClientServer(boost::asio::io_context& io, ClientServerOptions options, Handler handler, MacFor mac);
   ~ClientServer();
   ClientServer(const ClientServer&) = delete;
   ClientServer& operator=(const ClientServer&) = delete;

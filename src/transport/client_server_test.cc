@@ -24,6 +24,17 @@ using testing::run_until;
 
 constexpr uint64_t cluster = 9;
 
+// The stand-in for SodiumCrypto::mac_to_client: the client id and the
+// frame's first body byte, so that a test sees which frame it belongs to;
+// no key for client 13.
+std::optional<Mac> test_mac(ClientId client, ByteView frame) {
+  if (client == 13) return std::nullopt;
+  Mac m{};
+  m.fill(static_cast<uint8_t>(client));
+  m[31] = frame[wire::frame_header_size];
+  return m;
+}
+
 wire::Request request(ClientId client, uint64_t ts) {
   return wire::Request{client, ts, Bytes{1, 2, 3}, {}, wire::Request::flag_signed_reply};
 }
@@ -39,12 +50,14 @@ class RawClient {
   void send(const wire::Message& m) { write(wire::encode_frame(cluster, m)); }
   bool closed() const { return state_->closed; }
   std::vector<wire::Reply>& replies() { return state_->replies; }
+  std::vector<Bytes>& macs() { return state_->macs; }
 
  private:
   struct State {
     bool closed = false;
-    FrameSplitter splitter{cluster, 1 << 20};
+    FrameSplitter splitter{cluster, 1 << 20, mac_size};
     std::vector<wire::Reply> replies;
+    std::vector<Bytes> macs;
     std::array<uint8_t, 4096> buffer{};
   };
   void read() {
@@ -58,7 +71,10 @@ class RawClient {
       for (;;) {
         FrameSplitter::Event e = state->splitter.next();
         if (e.kind != FrameSplitter::Event::Kind::message) break;
-        if (auto* r = std::get_if<wire::Reply>(&*e.message)) state->replies.push_back(*r);
+        if (auto* r = std::get_if<wire::Reply>(&*e.message)) {
+          state->replies.push_back(*r);
+          state->macs.push_back(e.trailer);
+        }
       }
       read();
     });
@@ -71,9 +87,8 @@ class ClientServerTest : public ::testing::Test {
  protected:
   void start(ClientServerOptions o = {}) {
     o.cluster_id = cluster;
-    server = std::make_unique<ClientServer>(io, o, [this](ClientServer::ConnectionId from, wire::Request r) {
-      got.emplace_back(from, r);
-    });
+    server = std::make_unique<ClientServer>(
+        io, o, [this](ClientServer::ConnectionId from, wire::Request r) { got.emplace_back(from, r); }, test_mac);
     server->start();
   }
   asio::io_context io;
@@ -94,10 +109,17 @@ TEST_F(ClientServerTest, RequestsInAndRepliesOutOnTheSameConnection) {
   ASSERT_TRUE(run_until(io, [&] { return !b.replies().empty(); }, 5s));
   EXPECT_EQ(b.replies()[0].timestamp, 20u);
   EXPECT_EQ(b.replies()[0].seq, 4u);
+  // Each reply is followed by its MAC for the client it is to.
+  const Bytes frame = wire::encode_frame(cluster, wire::Reply{0, 20, 2, 1, Bytes{9}, 4, std::nullopt});
+  const Mac expected = *test_mac(2, frame);
+  EXPECT_EQ(b.macs()[0], Bytes(expected.begin(), expected.end()));
+  // No key for the client: nothing is sent.
+  EXPECT_FALSE(server->send(conn[2], wire::Reply{0, 21, 13, 1, Bytes{9}, 5, std::nullopt}));
   run_for(io, 50ms);
   EXPECT_TRUE(a.replies().empty()) << "a reply goes only where it was sent";
   EXPECT_EQ(server->stats().requests, 2u);
   EXPECT_EQ(server->stats().replies_sent, 1u);
+  EXPECT_EQ(server->stats().replies_dropped, 1u);
 }
 
 TEST_F(ClientServerTest, AnythingButARequestClosesTheConnection) {
@@ -194,10 +216,13 @@ TEST_F(ClientServerTest, AnIdleConnectionIsClosedAndAnActiveOneIsNot) {
 TEST_F(ClientServerTest, TheHandlerCanCloseTheConnection) {
   ClientServerOptions o;
   o.cluster_id = cluster;
-  server = std::make_unique<ClientServer>(io, o, [this](ClientServer::ConnectionId from, wire::Request r) {
-    got.emplace_back(from, r);
-    if (r.client == 66) server->close(from);  // say, a bad signature
-  });
+  server = std::make_unique<ClientServer>(
+      io, o,
+      [this](ClientServer::ConnectionId from, wire::Request r) {
+        got.emplace_back(from, r);
+        if (r.client == 66) server->close(from);  // say, a bad signature
+      },
+      test_mac);
   server->start();
   RawClient bad(io, server->listen_port()), good(io, server->listen_port());
   Bytes two = wire::encode_frame(cluster, request(66, 1));

@@ -4,8 +4,8 @@
 
 namespace pbft::transport {
 
-FrameSplitter::FrameSplitter(uint64_t cluster_id, size_t body_bytes_max)
-    : cluster_id_(cluster_id), body_bytes_max_(body_bytes_max) {}
+FrameSplitter::FrameSplitter(uint64_t cluster_id, size_t body_bytes_max, size_t trailer_size)
+    : cluster_id_(cluster_id), body_bytes_max_(body_bytes_max), trailer_size_(trailer_size) {}
 
 void FrameSplitter::append(ByteView data) {
   if (fault_) return;
@@ -35,10 +35,15 @@ FrameSplitter::Event FrameSplitter::next() {
   else if (header.value->body_size > body_bytes_max_) reason = "frame body of " + std::to_string(header.value->body_size) + " bytes is over the limit";
   if (reason.empty()) {
     const size_t size = wire::frame_header_size + header.value->body_size;
-    if (rest.size() < size) return e;
+    if (rest.size() < size + trailer_size_) return e;
     wire::Decoded<wire::Message> m = wire::decode_frame(rest.first(size), cluster_id_);
     if (m.ok()) {
-      begin_ += size;
+      if (trailer_size_ > 0) {
+        e.frame.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(size));
+        e.trailer.assign(rest.begin() + static_cast<std::ptrdiff_t>(size),
+                         rest.begin() + static_cast<std::ptrdiff_t>(size + trailer_size_));
+      }
+      begin_ += size + trailer_size_;
       e.kind = Event::Kind::message;
       e.message = std::move(m.value);
       return e;

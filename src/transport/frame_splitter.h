@@ -1,7 +1,9 @@
-// Splits a byte stream of bare wire frames (codec.h: header, then body; no
-// sender id, no MAC) into messages. The client protocol's framing, on both
-// ends: clients send requests this way and replicas answer with replies
-// (each signed, so the stream needs no MAC of its own). Pure: no I/O.
+// Splits a byte stream of wire frames (codec.h: header, then body; no
+// sender id), each followed by a fixed-size trailer (none, or a MAC), into
+// messages. The client protocol's framing: clients send bare requests
+// (signed, so they need no MAC) and replicas answer with replies each
+// followed by a MAC for that client (transport/client_server.h). Pure: no
+// I/O.
 #pragma once
 
 #include <cstddef>
@@ -20,12 +22,14 @@ class FrameSplitter {
     enum class Kind { need_more, message, fault };
     Kind kind = Kind::need_more;
     std::optional<wire::Message> message;  // message
+    Bytes frame;                           // message, with a trailer: the frame's bytes
+    Bytes trailer;                         // message: the bytes after the frame
     std::string reason;                    // fault
   };
 
   // Frames whose body is over body_bytes_max are a fault before their body
   // is read.
-  FrameSplitter(uint64_t cluster_id, size_t body_bytes_max);
+  FrameSplitter(uint64_t cluster_id, size_t body_bytes_max, size_t trailer_size = 0);
 
   // Queues bytes read from the stream.
   void append(ByteView data);
@@ -39,6 +43,7 @@ class FrameSplitter {
  private:
   uint64_t cluster_id_;
   size_t body_bytes_max_;
+  size_t trailer_size_;
   Bytes buffer_;
   size_t begin_ = 0;  // consumed prefix of buffer_
   std::optional<std::string> fault_;
