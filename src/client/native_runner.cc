@@ -200,9 +200,19 @@ std::optional<NativeRunner::Answer> NativeRunner::attempt(const kv::Operation& o
   request.operation = kv::encode_operation(op);
   request.flags = (options_.signed_replies ? wire::Request::flag_signed_reply : 0) |
                   (fast ? wire::Request::flag_read_only : wire::Request::flag_sent_to_all);
-  request.sig = crypto_.sign(wire::signing_bytes(request));
-  const auto frame = std::make_shared<const Bytes>(wire::encode_frame(options_.cluster_id, request));
+  // A fast read is answered to this client alone: the frame's MAC is all
+  // a replica needs. An ordered request travels on in batches: signed.
+  if (!fast) request.sig = crypto_.sign(wire::signing_bytes(request));
+  const Bytes frame = wire::encode_frame(options_.cluster_id, request);
   const auto n = static_cast<uint32_t>(options_.replicas.size());
+  std::vector<std::shared_ptr<const Bytes>> framed;  // per replica: the frame and its MAC
+  for (ReplicaId i = 0; i < n; ++i) {
+    const std::optional<Mac> mac = crypto_.mac_to_replica(i, frame);
+    if (!mac) throw std::runtime_error("no MAC key with replica " + std::to_string(i) + " (is its public key valid?)");
+    Bytes f = frame;
+    f.insert(f.end(), mac->begin(), mac->end());
+    framed.push_back(std::make_shared<const Bytes>(std::move(f)));
+  }
   const uint32_t quorum = fast ? n : (n - 1) / 3 + 1;
   Call call{ReplyTally(request, fast, quorum, n, crypto_), std::nullopt};
   call_ = &call;
@@ -212,7 +222,7 @@ std::optional<NativeRunner::Answer> NativeRunner::attempt(const kv::Operation& o
   } reset{call_};
 
   auto send_all = [&] {
-    for (ReplicaId i = 0; i < n; ++i) send(i, frame);
+    for (ReplicaId i = 0; i < n; ++i) send(i, framed[i]);
   };
   send_all();
   Clock::time_point next_retry = Clock::now() + std::chrono::milliseconds(options_.retry_ms);

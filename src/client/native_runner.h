@@ -1,6 +1,7 @@
 // The client library's binary protocol (docs/API.md, "Binary protocol"):
-// one TCP connection to each replica's client port, requests signed with
-// the client's own key, answers believed on f+1 matching replies each
+// one TCP connection to each replica's client port, every frame MACed with
+// a key only that replica and this client share, ordered requests signed
+// with the client's own key too, answers believed on f+1 matching replies each
 // authenticated by its replica, by a MAC under a key only that replica and
 // this client share or, asked for, by its signature (client/reply_tally.h).
 //

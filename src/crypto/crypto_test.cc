@@ -381,6 +381,16 @@ TEST(SodiumCrypto, ClientReplyMacsVerifyOnlyForThatClientFromThatReplica) {
   EXPECT_FALSE(r1.mac_to_client(unknown_client, frame).has_value());
   EXPECT_FALSE(a.mac_to_client(client_b, frame).has_value()) << "a client MACs nothing";
   EXPECT_FALSE(a.verify_replica_mac(replica_count, frame, *to_a));
+  // The other way, under the other key of the pair.
+  const std::optional<Mac> from_a = a.mac_to_replica(1, frame);
+  ASSERT_TRUE(from_a.has_value());
+  EXPECT_NE(*from_a, *to_a);
+  EXPECT_TRUE(r1.verify_client_mac(client_a, frame, *from_a));
+  EXPECT_FALSE(r1.verify_client_mac(client_b, frame, *from_a)) << "not from client b";
+  EXPECT_FALSE(r2.verify_client_mac(client_a, frame, *from_a)) << "not to replica 2";
+  EXPECT_FALSE(r1.verify_client_mac(client_a, frame, *to_a)) << "a reply's MAC is no request's";
+  EXPECT_FALSE(r1.verify_client_mac(unknown_client, frame, *from_a));
+  EXPECT_FALSE(a.mac_to_replica(replica_count, frame).has_value());
 }
 
 }  // namespace

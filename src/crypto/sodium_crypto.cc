@@ -71,13 +71,13 @@ SodiumCrypto::SodiumCrypto(Keyring keyring) : keyring_(std::move(keyring)) {
     std::array<uint8_t, crypto_kx_SECRETKEYBYTES> self_sk{};
     if (crypto_sign_ed25519_pk_to_curve25519(self_pk.data(), keyring_.self.public_key.data()) != 0) return;
     crypto_sign_ed25519_sk_to_curve25519(self_sk.data(), keyring_.self.secret_key.data());
-    replica_reply_keys_.resize(keyring_.replicas.size());
+    replica_link_keys_.resize(keyring_.replicas.size());
     for (size_t r = 0; r < keyring_.replicas.size(); ++r) {
       std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> replica_pk{};
       if (crypto_sign_ed25519_pk_to_curve25519(replica_pk.data(), keyring_.replicas[r].data()) != 0) continue;
       MacKey rx{}, tx{};
       if (crypto_kx_client_session_keys(rx.data(), tx.data(), self_pk.data(), self_sk.data(), replica_pk.data()) == 0)
-        replica_reply_keys_[r] = rx;
+        replica_link_keys_[r] = KeyPairOf{tx, rx};
       sodium_memzero(rx.data(), rx.size());
       sodium_memzero(tx.data(), tx.size());
     }
@@ -156,8 +156,19 @@ Mac SodiumCrypto::mac(ReplicaId peer, ByteView data) const {
   return out;
 }
 
-std::optional<Mac> SodiumCrypto::mac_to_client(ClientId client, ByteView data) const {
-  if (!keyring_.self_is_replica) return std::nullopt;
+namespace {
+Mac keyed_mac(const std::array<uint8_t, 32>& key, ByteView data) {
+  Mac out{};
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), key.data(), key.size());
+  return out;
+}
+bool same_mac(const Mac& a, const Mac& b) { return sodium_memcmp(a.data(), b.data(), a.size()) == 0; }
+}  // namespace
+
+const std::optional<SodiumCrypto::KeyPairOf>& SodiumCrypto::client_keys(ClientId client) const {
+  // Only known clients are kept: ids from unauthenticated frames must not grow the cache.
+  static const std::optional<KeyPairOf> none;
+  if (!keyring_.self_is_replica || !keyring_.clients.contains(client)) return none;
   auto [it, fresh] = client_mac_keys_.try_emplace(client);
   if (fresh) {
     auto known = keyring_.clients.find(client);
@@ -169,24 +180,34 @@ std::optional<Mac> SodiumCrypto::mac_to_client(ClientId client, ByteView data) c
       crypto_sign_ed25519_sk_to_curve25519(self_sk.data(), keyring_.self.secret_key.data());
       MacKey rx{}, tx{};
       if (crypto_kx_server_session_keys(rx.data(), tx.data(), self_pk.data(), self_sk.data(), client_pk.data()) == 0)
-        it->second = tx;
+        it->second = KeyPairOf{tx, rx};
       sodium_memzero(rx.data(), rx.size());
       sodium_memzero(tx.data(), tx.size());
       sodium_memzero(self_sk.data(), self_sk.size());
     }
   }
-  if (!it->second) return std::nullopt;
-  Mac out{};
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(), it->second->data(), it->second->size());
-  return out;
+  return it->second;
+}
+
+std::optional<Mac> SodiumCrypto::mac_to_client(ClientId client, ByteView data) const {
+  const std::optional<KeyPairOf>& keys = client_keys(client);
+  if (!keys) return std::nullopt;
+  return keyed_mac(keys->to, data);
+}
+
+bool SodiumCrypto::verify_client_mac(ClientId client, ByteView data, const Mac& mac) const {
+  const std::optional<KeyPairOf>& keys = client_keys(client);
+  return keys && same_mac(keyed_mac(keys->from, data), mac);
+}
+
+std::optional<Mac> SodiumCrypto::mac_to_replica(ReplicaId replica, ByteView data) const {
+  if (replica >= replica_link_keys_.size() || !replica_link_keys_[replica]) return std::nullopt;
+  return keyed_mac(replica_link_keys_[replica]->to, data);
 }
 
 bool SodiumCrypto::verify_replica_mac(ReplicaId replica, ByteView data, const Mac& mac) const {
-  if (replica >= replica_reply_keys_.size() || !replica_reply_keys_[replica]) return false;
-  const MacKey& key = *replica_reply_keys_[replica];
-  Mac expected{};
-  crypto_generichash(expected.data(), expected.size(), data.data(), data.size(), key.data(), key.size());
-  return sodium_memcmp(expected.data(), mac.data(), mac.size()) == 0;
+  if (replica >= replica_link_keys_.size() || !replica_link_keys_[replica]) return false;
+  return same_mac(keyed_mac(replica_link_keys_[replica]->from, data), mac);
 }
 
 bool SodiumCrypto::verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const {

@@ -51,13 +51,15 @@ class SodiumCrypto final : public Crypto {
   Mac mac(ReplicaId peer, ByteView data) const override;
   bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const override;
 
-  // The binary client protocol's replies (transport/client_server.h): a
-  // replica MACs what it sends a known client under a key only the two of
-  // them can derive (crypto_kx, the client playing the kx client), and the
-  // client checks it. nullopt / false for an unknown client or replica, or
-  // a key that does not convert to X25519.
-  std::optional<Mac> mac_to_client(ClientId client, ByteView data) const;
-  bool verify_replica_mac(ReplicaId replica, ByteView data, const Mac& mac) const;
+  // The binary client protocol (transport/client_server.h): each frame
+  // between a replica and a known client carries a MAC under a key only the
+  // two of them can derive (crypto_kx, the client playing the kx client;
+  // one key per direction). nullopt / false for an unknown client or
+  // replica, or a key that does not convert to X25519.
+  std::optional<Mac> mac_to_client(ClientId client, ByteView data) const;       // a replica
+  bool verify_client_mac(ClientId client, ByteView data, const Mac& mac) const;  // a replica
+  std::optional<Mac> mac_to_replica(ReplicaId replica, ByteView data) const;    // a client
+  bool verify_replica_mac(ReplicaId replica, ByteView data, const Mac& mac) const;  // a client
 
  private:
   using MacKey = std::array<uint8_t, 32>;
@@ -69,10 +71,15 @@ class SodiumCrypto final : public Crypto {
   // public key does not convert to X25519.
   std::vector<std::optional<MacKey>> mac_keys_;         // index = peer ReplicaId
   std::vector<std::optional<MacKey>> verify_mac_keys_;  // index = peer ReplicaId
-  // A replica: the keys to its clients, derived when first needed.
-  mutable std::map<ClientId, std::optional<MacKey>> client_mac_keys_;
-  // A client: the key each replica MACs its replies with.
-  std::vector<std::optional<MacKey>> replica_reply_keys_;  // index = ReplicaId
+  struct KeyPairOf {
+    MacKey to;    // what this side sends
+    MacKey from;  // what it receives
+  };
+  // A replica: the keys with its clients, derived when first needed.
+  const std::optional<KeyPairOf>& client_keys(ClientId client) const;
+  mutable std::map<ClientId, std::optional<KeyPairOf>> client_mac_keys_;
+  // A client: the keys with each replica.
+  std::vector<std::optional<KeyPairOf>> replica_link_keys_;  // index = ReplicaId
 };
 
 }  // namespace pbft::crypto

@@ -32,11 +32,11 @@ constexpr size_t request_body_bytes_max = wire::operation_bytes_max + 1024;
 struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   class Connection;
 
-  Impl(asio::io_context& io, ClientServerOptions options, Handler handler, MacFor mac)
+  Impl(asio::io_context& io, ClientServerOptions options, Handler handler, Auth auth)
       : io(io),
         options(std::move(options)),
         handler(std::move(handler)),
-        mac(std::move(mac)),
+        auth(std::move(auth)),
         acceptor(io),
         accept_retry(io) {}
 
@@ -54,7 +54,7 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   asio::io_context& io;
   const ClientServerOptions options;
   const Handler handler;
-  const MacFor mac;
+  const Auth auth;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   std::map<ConnectionId, std::shared_ptr<Connection>> connections;
@@ -72,7 +72,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
         stall_timer_(socket_.get_executor()),
         id_(id),
         owner_(owner),
-        splitter_(owner->options.cluster_id, request_body_bytes_max),
+        splitter_(owner->options.cluster_id, request_body_bytes_max, mac_size),
         rate_(static_cast<double>(owner->options.requests_per_second)),
         tokens_(rate_),
         refilled_(std::chrono::steady_clock::now()),
@@ -118,14 +118,16 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       FrameSplitter::Event e = splitter_.next();
       if (e.kind == FrameSplitter::Event::Kind::need_more) break;
       auto* request = e.kind == FrameSplitter::Event::Kind::message ? std::get_if<wire::Request>(&*e.message) : nullptr;
-      if (request == nullptr) {
-        finish(Why::error);  // a bad frame, or a message a client has no business sending
+      std::shared_ptr<Impl> owner = owner_.lock();
+      if (!owner || owner->stopped) return;
+      Mac mac{};
+      if (request != nullptr) std::copy(e.trailer.begin(), e.trailer.end(), mac.begin());
+      if (request == nullptr || !owner->auth.check(request->client, e.frame, mac)) {
+        finish(Why::error);  // a bad frame or MAC, or a message a client has no business sending
         return;
       }
       frame_started_.reset();
       last_request_ = std::chrono::steady_clock::now();
-      std::shared_ptr<Impl> owner = owner_.lock();
-      if (!owner || owner->stopped) return;
       if (!take_token()) {
         ++owner->stats.requests_over_rate;
         continue;
@@ -274,8 +276,8 @@ void ClientServer::Impl::on_accept(const boost::system::error_code& ec, tcp::soc
   accept();
 }
 
-ClientServer::ClientServer(asio::io_context& io, ClientServerOptions options, Handler handler, MacFor mac)
-    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler), std::move(mac))) {}
+ClientServer::ClientServer(asio::io_context& io, ClientServerOptions options, Handler handler, Auth auth)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler), std::move(auth))) {}
 
 ClientServer::~ClientServer() { impl_->stop(); }
 
@@ -289,7 +291,7 @@ bool ClientServer::send(ConnectionId to, const wire::Reply& reply) {
     return false;
   }
   Bytes bytes = wire::encode_frame(impl_->options.cluster_id, reply);
-  const std::optional<Mac> mac = impl_->mac(reply.client, bytes);
+  const std::optional<Mac> mac = impl_->auth.mac_for(reply.client, bytes);
   if (!mac) {
     ++impl_->stats.replies_dropped;
     return false;

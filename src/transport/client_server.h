@@ -1,10 +1,12 @@
 // The replica's side of the binary client protocol (docs/API.md, "Binary
-// protocol"): a TCP listener for clients of the client library. A client
-// sends REQUEST frames (codec.h, no sender id, no MAC: each request is
-// signed by its client) and gets REPLY frames back on the same connection,
-// each followed by a 32-byte MAC over the frame under the key this replica
-// shares with that client (SodiumCrypto::mac_to_client); the reply is also
-// signed when the request asks.
+// protocol"): a TCP listener for clients of the client library. Each way,
+// the stream is wire frames (codec.h, no sender id), each followed by a
+// 32-byte MAC over the frame under the key this replica and that client
+// share, one per direction (SodiumCrypto::mac_to_client and
+// verify_client_mac). A client sends REQUEST frames (signed too, since
+// ordered requests travel on in batches) and gets REPLY frames back on the
+// same connection (signed too when the request asks). A frame whose MAC
+// does not check for the client it names closes the connection.
 //
 // What one client may cost is bounded here, before anything reaches the
 // protocol: connections are capped (connections_max; more are closed at
@@ -48,7 +50,7 @@ struct ClientServerOptions {
 struct ClientServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_refused = 0;  // over connections_max
-  uint64_t connections_closed_for_errors = 0;  // bad frame, not a request, stalled, bad signature, read error
+  uint64_t connections_closed_for_errors = 0;  // bad frame or MAC, not a request, stalled, bad signature, read error
   uint64_t connections_closed_idle = 0;
   uint64_t requests = 0;             // handed to the handler
   uint64_t requests_over_rate = 0;   // dropped: over requests_per_second
@@ -61,10 +63,14 @@ class ClientServer {
  public:
   using ConnectionId = uint64_t;  // never reused
   using Handler = std::function<void(ConnectionId from, wire::Request request)>;
-  // The MAC of a frame for `client`; nullopt: no key for it (the reply is dropped).
-  using MacFor = std::function<std::optional<Mac>(ClientId client, ByteView frame)>;
+  struct Auth {
+    // The MAC of a reply frame for `client`; nullopt: no key for it (the reply is dropped).
+    std::function<std::optional<Mac>(ClientId client, ByteView frame)> mac_for;
+    // Whether `mac` is `client`'s on a request frame.
+    std::function<bool(ClientId client, ByteView frame, const Mac& mac)> check;
+  };
 
-  ClientServer(boost::asio::io_context& io, ClientServerOptions options, Handler handler, MacFor mac);
+  ClientServer(boost::asio::io_context& io, ClientServerOptions options, Handler handler, Auth auth);
   ~ClientServer();
   ClientServer(const ClientServer&) = delete;
   ClientServer& operator=(const ClientServer&) = delete;

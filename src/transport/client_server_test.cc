@@ -35,6 +35,24 @@ std::optional<Mac> test_mac(ClientId client, ByteView frame) {
   return m;
 }
 
+// A request frame's MAC for this test: the same stand-in, under another tag.
+std::optional<Mac> test_request_mac(ClientId client, ByteView frame) {
+  std::optional<Mac> m = test_mac(client, frame);
+  if (m) (*m)[0] ^= 0x5a;
+  return m;
+}
+const ClientServer::Auth test_auth{test_mac, [](ClientId client, ByteView frame, const Mac& mac) {
+                                     return test_request_mac(client, frame) == mac;
+                                   }};
+
+// A request frame as a client sends it: the frame, then its MAC.
+Bytes client_frame(const wire::Message& m) {
+  Bytes f = wire::encode_frame(cluster, m);
+  const std::optional<Mac> mac = test_request_mac(std::holds_alternative<wire::Request>(m) ? std::get<wire::Request>(m).client : 0, f);
+  f.insert(f.end(), mac->begin(), mac->end());
+  return f;
+}
+
 wire::Request request(ClientId client, uint64_t ts) {
   return wire::Request{client, ts, Bytes{1, 2, 3}, {}, wire::Request::flag_signed_reply};
 }
@@ -47,7 +65,7 @@ class RawClient {
     read();
   }
   void write(ByteView bytes) { asio::write(socket_, asio::buffer(bytes.data(), bytes.size())); }
-  void send(const wire::Message& m) { write(wire::encode_frame(cluster, m)); }
+  void send(const wire::Message& m) { write(client_frame(m)); }
   bool closed() const { return state_->closed; }
   std::vector<wire::Reply>& replies() { return state_->replies; }
   std::vector<Bytes>& macs() { return state_->macs; }
@@ -88,7 +106,7 @@ class ClientServerTest : public ::testing::Test {
   void start(ClientServerOptions o = {}) {
     o.cluster_id = cluster;
     server = std::make_unique<ClientServer>(
-        io, o, [this](ClientServer::ConnectionId from, wire::Request r) { got.emplace_back(from, r); }, test_mac);
+        io, o, [this](ClientServer::ConnectionId from, wire::Request r) { got.emplace_back(from, r); }, test_auth);
     server->start();
   }
   asio::io_context io;
@@ -130,9 +148,16 @@ TEST_F(ClientServerTest, AnythingButARequestClosesTheConnection) {
   RawClient garbage(io, server->listen_port());
   garbage.write(Bytes(64, 0xab));
   ASSERT_TRUE(run_until(io, [&] { return garbage.closed(); }, 5s));
+  // A well-formed request whose MAC is not its client's.
+  RawClient forger(io, server->listen_port());
+  Bytes forged = client_frame(request(3, 1));
+  forged.back() ^= 1;
+  forger.write(forged);
+  ASSERT_TRUE(run_until(io, [&] { return forger.closed(); }, 5s));
   honest.send(request(3, 1));
   ASSERT_TRUE(run_until(io, [&] { return got.size() == 1; }, 5s));
-  EXPECT_EQ(server->stats().connections_closed_for_errors, 2u);
+  EXPECT_EQ(server->stats().connections_closed_for_errors, 3u);
+  ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(got.front().second == request(3, 1));
   // Replies to a closed connection are dropped, and say so.
   EXPECT_FALSE(server->send(12345, wire::Reply{}));
@@ -145,7 +170,7 @@ TEST_F(ClientServerTest, AFloodingConnectionIsHeldToItsRate) {
   RawClient flood(io, server->listen_port()), quiet(io, server->listen_port());
   Bytes burst;
   for (uint64_t ts = 1; ts <= 1000; ++ts) {
-    Bytes f = wire::encode_frame(cluster, request(1, ts));
+    Bytes f = client_frame(request(1, ts));
     burst.insert(burst.end(), f.begin(), f.end());
   }
   flood.write(burst);
@@ -185,7 +210,7 @@ TEST_F(ClientServerTest, AFrameDribbledInSlowerThanTheStallTimeoutIsClosed) {
   o.stall_timeout_ms = 200;
   start(o);
   RawClient slow(io, server->listen_port());
-  Bytes f = wire::encode_frame(cluster, request(1, 1));
+  Bytes f = client_frame(request(1, 1));
   // A byte every 20 ms: always some progress, never a whole frame in time.
   const auto started = std::chrono::steady_clock::now();
   for (size_t i = 0; i + 1 < f.size() && !slow.closed(); ++i) {
@@ -222,11 +247,11 @@ TEST_F(ClientServerTest, TheHandlerCanCloseTheConnection) {
         got.emplace_back(from, r);
         if (r.client == 66) server->close(from);  // say, a bad signature
       },
-      test_mac);
+      test_auth);
   server->start();
   RawClient bad(io, server->listen_port()), good(io, server->listen_port());
-  Bytes two = wire::encode_frame(cluster, request(66, 1));
-  Bytes second = wire::encode_frame(cluster, request(66, 2));
+  Bytes two = client_frame(request(66, 1));
+  Bytes second = client_frame(request(66, 2));
   two.insert(two.end(), second.begin(), second.end());
   bad.write(two);
   ASSERT_TRUE(run_until(io, [&] { return bad.closed(); }, 5s));

@@ -6,36 +6,22 @@ port and believes an answer only on f+1 matching replies each signed by its
 replica (every replica for a fast read). One replica of the first cluster lies
 (the test-only wrong-results mode): no answer it forges is ever accepted. The
 second cluster loses its primary: the client goes on without being told.
-Raw sockets check what a replica does with a client that breaks the protocol.
+A second implementation of the protocol (native_protocol.py, plain Python) checks the wire
+format and the MAC keys as a third-party client sees them, and what a replica does with a
+client that breaks the rules.
 """
 import os
 import socket
-import struct
 import subprocess
 import time
 import unittest
 
+import native_protocol as proto
 from cluster import KV_NODE, Cluster
 
 EXAMPLE_CLIENT = os.environ.get("EXAMPLE_CLIENT", os.path.join(os.path.dirname(KV_NODE), "example-verified-client"))
 LIAR = 3
 LYING_ENV = {"PBFT_MISBEHAVE": "wrong-results", "PBFT_ALLOW_MISBEHAVIOUR": "1"}
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def request_frame(client, timestamp, operation, signature, cluster_id=1, flags=1):
-    """A REQUEST frame as codec.h lays it out (signature as given, not checked here)."""
-    body = struct.pack("<QQI", client, timestamp, len(operation)) + operation + bytes([flags]) + signature
-    header = struct.pack("<IBBHQII", 0x564B4250, 3, 1, 0, cluster_id, len(body), crc32c(body))
-    return header + body
 
 
 def metric(c, i, name, labels=""):
@@ -123,44 +109,69 @@ class NativeClientFailover(unittest.TestCase):
             self.assertEqual(native(c, 1, "fastget", "p/k", test=self).stdout.split(), ["v2", "ordered"])
 
 
-class ProtocolBreakers(unittest.TestCase):
+class ProtocolFromScratch(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.c = Cluster().start()
+        cls.c.put_with_retry(0, "raw/k", "raw-value")
 
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
 
-    def connect(self, i=0):
-        s = socket.create_connection(("127.0.0.1", self.c.client_port(i)), timeout=10)
-        self.addCleanup(s.close)
-        return s
+    def link(self, replica, client=9):
+        l = proto.Link(self.c.client_port(replica), client, replica)
+        self.addCleanup(l.close)
+        return l
 
-    def test_garbage_closes_the_connection(self):
+    def test_a_fast_read_with_a_valid_mac_is_answered_with_one(self):
+        answers = []
+        for i in range(5):
+            l = self.link(i)
+            l.send_request(int(time.time() * 1e6), proto.get_operation("raw/k"), proto.FLAG_READ_ONLY)
+            r = l.read_reply()
+            self.assertIsNotNone(r, "replica %d hung up" % i)
+            self.assertTrue(r["mac_ok"], "replica %d's MAC under the key this client derives" % i)
+            self.assertEqual((r["client"], r["replica"], r["signed"]), (9, i, False))
+            answers.append(r["result"])
+        self.assertEqual(len(set(answers)), 1)  # every replica gave the same answer
+        self.assertIn(b"raw-value", answers[0])
+
+    def test_a_bad_mac_closes_the_connection(self):
         before = metric(self.c, 0, "pbft_client_connections_closed_for_errors_total")
-        s = self.connect()
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"x" * 64)
-        self.assertEqual(s.recv(100), b"")  # closed, nothing said
-        self.c.wait_for(lambda: metric(self.c, 0, "pbft_client_connections_closed_for_errors_total") == before + 1, 10,
-                        "the closed connection to be counted")
+        l = self.link(0)
+        l.send_request(1, proto.get_operation("raw/k"), proto.FLAG_READ_ONLY, tamper_mac=True)
+        self.assertIsNone(l.read_reply())
+        # The right MAC, but under another client's id: not that client's key.
+        other = self.link(0, client=10)
+        other.client = 11
+        other.send_request(1, proto.get_operation("raw/k"), proto.FLAG_READ_ONLY)
+        self.assertIsNone(other.read_reply())
+        self.c.wait_for(lambda: metric(self.c, 0, "pbft_client_connections_closed_for_errors_total") == before + 2,
+                        10, "the closed connections to be counted")
 
-    def test_a_request_not_signed_by_its_client_is_dropped(self):
+    def test_an_ordered_request_not_signed_by_its_client_is_dropped(self):
         before = metric(self.c, 0, "pbft_client_requests_dropped_total", '{reason="bad_signature"}')
-        # Client 1 is known (dev mode), but this is not its signature; client 999 is nobody.
-        for frame in (request_frame(1, int(time.time() * 1e6), b"x", bytes(64)), request_frame(999, 1, b"x", bytes(64))):
-            s = self.connect()
-            s.sendall(frame)
-            self.assertEqual(s.recv(100), b"")  # no answer, and the connection is closed
+        executed = metric(self.c, 0, "pbft_executed_requests_total")
+        l = self.link(0)
+        # A valid MAC (it is this client on the line) but no valid signature: it could not travel in a batch.
+        l.send_request(int(time.time() * 1e6), proto.put_operation("raw/k", "forged"), proto.FLAG_SENT_TO_ALL)
+        self.assertIsNone(l.read_reply())  # no answer, and the connection closed
         self.c.wait_for(lambda: metric(self.c, 0, "pbft_client_requests_dropped_total", '{reason="bad_signature"}')
-                        == before + 2, 10, "both requests to be refused")
-        # The cluster still serves honest clients.
-        self.assertEqual(native(self.c, 1, "put", "pb/k", "v", test=self).returncode, 0)
+                        == before + 1, 10, "the request to be refused")
+        self.assertEqual(metric(self.c, 0, "pbft_executed_requests_total"), executed)
+        self.assertEqual(self.c.get(1, "raw/k").json()["value"], "raw-value")
 
-    def test_another_clusters_frame_closes_the_connection(self):
-        s = self.connect(1)
-        s.sendall(request_frame(1, 1, b"x", bytes(64), cluster_id=77))
+    def test_garbage_and_another_clusters_frames_close_the_connection(self):
+        s = socket.create_connection(("127.0.0.1", self.c.client_port(1)), timeout=10)
+        self.addCleanup(s.close)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"x" * 64)
         self.assertEqual(s.recv(100), b"")
+        l = self.link(1)
+        f = proto.frame(proto.TYPE_REQUEST, proto.request_body(9, 1, proto.get_operation("raw/k"), proto.FLAG_READ_ONLY),
+                        cluster_id=77)
+        l.sock.sendall(f + proto.mac(l.tx, f))
+        self.assertIsNone(l.read_reply())
 
 
 if __name__ == "__main__":
