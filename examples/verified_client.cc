@@ -2,7 +2,7 @@
 // the dev cluster: `example-verified-client [--native CLIENT_ID] BASE_PORT
 // COMMAND ARGS... [ENDPOINT_INDEX...]`. Over HTTP (the default) the
 // endpoints are 127.0.0.1:BASE_PORT+i (all five when none are given).
-// --native: the binary protocol as dev client CLIENT_ID (1..16, its fixed
+// --native: the binary protocol as dev client CLIENT_ID (1..64, its fixed
 // dev key), to every replica's client port BASE_PORT+200+i. Commands:
 //   put KEY VALUE        prints the sequence number
 //   get KEY              prints the value, or (absent)
