@@ -131,6 +131,9 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   struct ClientRoute {
     uint64_t timestamp = 0;
     std::vector<transport::ClientServer::ConnectionId> connections;
+    // The last request whose signature checked, by the digest of what the
+    // signature covers: a copy of it (a retry, or a replay) is not checked again.
+    std::optional<std::pair<Digest, Signature>> checked;
   };
   static constexpr size_t client_route_connections_max = 4;
   std::map<ClientId, ClientRoute> client_links_;

@@ -45,6 +45,26 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   void accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
   enum class Why { eof, error, idle };
+  // One token bucket per client (its MAC proved the id), over all its
+  // connections: a second's worth of burst, refilled at the rate.
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+  };
+  bool take_token(ClientId client) {
+    const double rate = static_cast<double>(options.requests_per_second);
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = buckets.try_emplace(client, Bucket{rate, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens = std::min(rate, b.tokens + std::chrono::duration<double>(now - b.refilled).count() * rate);
+      b.refilled = now;
+    }
+    if (b.tokens < 1.0) return false;
+    b.tokens -= 1.0;
+    return true;
+  }
+
   void closed(ConnectionId id, Why why) {
     if (connections.erase(id) == 0) return;
     if (why == Why::error) ++stats.connections_closed_for_errors;
@@ -58,6 +78,7 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   std::map<ConnectionId, std::shared_ptr<Connection>> connections;
+  std::map<ClientId, Bucket> buckets;  // clients whose MAC checked: bounded by the known clients
   ClientServerStats stats;
   ConnectionId next_id = 1;
   bool started = false;
@@ -73,10 +94,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
         id_(id),
         owner_(owner),
         splitter_(owner->options.cluster_id, request_body_bytes_max, mac_size),
-        rate_(static_cast<double>(owner->options.requests_per_second)),
-        tokens_(rate_),
-        refilled_(std::chrono::steady_clock::now()),
-        last_request_(refilled_) {}
+        last_request_(std::chrono::steady_clock::now()) {}
 
   void start() {
     arm_timer();
@@ -128,7 +146,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       }
       frame_started_.reset();
       last_request_ = std::chrono::steady_clock::now();
-      if (!take_token()) {
+      if (!owner->take_token(request->client)) {
         ++owner->stats.requests_over_rate;
         continue;
       }
@@ -142,15 +160,6 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
     read();
   }
 
-  bool take_token() {
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - refilled_).count();
-    refilled_ = now;
-    tokens_ = std::min(rate_, tokens_ + elapsed * rate_);
-    if (tokens_ < 1.0) return false;
-    tokens_ -= 1.0;
-    return true;
-  }
 
   // Mid-frame: the frame must be whole stall_timeout_ms after its first
   // byte (however slowly the bytes come); between frames: a request within
@@ -196,9 +205,6 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
   const ConnectionId id_;
   std::weak_ptr<Impl> owner_;
   FrameSplitter splitter_;
-  const double rate_;
-  double tokens_;
-  std::chrono::steady_clock::time_point refilled_;
   std::chrono::steady_clock::time_point last_request_;
   std::optional<std::chrono::steady_clock::time_point> frame_started_;
   std::deque<std::shared_ptr<const Bytes>> queue_;

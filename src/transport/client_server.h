@@ -10,16 +10,15 @@
 //
 // What one client may cost is bounded here, before anything reaches the
 // protocol: connections are capped (connections_max; more are closed at
-// once), each connection may hand over requests_per_second requests in
-// any second (a token bucket; more are dropped and counted, the client
+// once), each client may hand over requests_per_second requests in any
+// second over all its connections (a token bucket, taken once the frame's
+// MAC proved who the client is; more are dropped and counted, the client
 // retries), a frame must be a REQUEST no larger than a request can be and
 // whole within stall_timeout_ms of its first byte, a connection that
 // sends no request for idle_timeout_ms is closed, and replies queued for a
 // client that does not read are dropped past send_queue_bytes_max. Who a
 // request is from is not decided here: the handler checks its signature
-// (and closes the connection of one that fails). One client may hold
-// several connections, so a flood is bounded by connections_max times the
-// rate, not by the rate alone.
+// (and closes the connection of one that fails).
 //
 // Threading and lifetime as for PeerNetwork (peer_network.h): one thread
 // runs the io_context; the handler may call send() and stop().
@@ -41,7 +40,7 @@ struct ClientServerOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;  // 0: pick a free port (see listen_port())
   size_t connections_max = 1024;
-  uint32_t requests_per_second = 1000;  // per connection
+  uint32_t requests_per_second = 1000;  // per client
   size_t send_queue_bytes_max = 8u << 20;  // per connection
   uint32_t stall_timeout_ms = 30000;       // a frame not whole this long after its first byte: close
   uint32_t idle_timeout_ms = 300000;       // no request this long: close (the library reconnects)

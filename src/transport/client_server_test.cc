@@ -163,7 +163,7 @@ TEST_F(ClientServerTest, AnythingButARequestClosesTheConnection) {
   EXPECT_FALSE(server->send(12345, wire::Reply{}));
 }
 
-TEST_F(ClientServerTest, AFloodingConnectionIsHeldToItsRate) {
+TEST_F(ClientServerTest, AFloodingClientIsHeldToItsRateOverAllItsConnections) {
   ClientServerOptions o;
   o.requests_per_second = 50;
   start(o);
@@ -184,11 +184,20 @@ TEST_F(ClientServerTest, AFloodingConnectionIsHeldToItsRate) {
     from_flood += r.client == 1 ? 1 : 0;
     quiet_heard = quiet_heard || r.client == 2;
   }
-  EXPECT_TRUE(quiet_heard) << "another connection has its own budget";
+  EXPECT_TRUE(quiet_heard) << "another client has its own budget";
   // A burst of at most one second's worth (plus what accrues while it is read).
   EXPECT_GE(from_flood, 40u);
   EXPECT_LE(from_flood, 60u);
   EXPECT_EQ(server->stats().requests_over_rate, 1000u - from_flood);
+  // More connections of the same client share its budget.
+  RawClient second(io, server->listen_port());
+  second.write(burst);
+  ASSERT_TRUE(run_until(io, [&] {
+    return server->stats().requests + server->stats().requests_over_rate == 2001;
+  }, 10s));
+  size_t later = 0;
+  for (auto& [from, r] : got) later += r.client == 1 ? 1 : 0;
+  EXPECT_LE(later - from_flood, 35u) << "what accrued since the first burst, not a fresh second's worth (50)";
 }
 
 TEST_F(ClientServerTest, ConnectionsOverTheCapAreClosedAtOnce) {
