@@ -472,7 +472,7 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "request_timeout_ms = " + std::to_string(defaults.request_timeout_ms));
   append_line(s, "request_retry_ms = " + std::to_string(defaults.request_retry_ms));
   append_line(s, "# Binary-protocol clients connected at once, and requests each client may send");
-  append_line(s, "# per second over all its connections (more are dropped and counted).");
+  append_line(s, "# per second over all its connections (past it, its connections wait).");
   append_line(s, "client_connections_max = " + std::to_string(defaults.client_connections_max));
   append_line(s, "client_requests_per_second = " + std::to_string(defaults.client_requests_per_second));
   append_line(s);

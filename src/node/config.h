@@ -31,7 +31,7 @@
 //   request_timeout_ms = 10000
 //   request_retry_ms = 1000
 //   client_connections_max = 1024     # binary-protocol clients connected at once
-//   client_requests_per_second = 1000 # per client, over all its connections; more are dropped
+//   client_requests_per_second = 1000 # per client, over all its connections; then its connections wait
 //   [[replicas]]                       # one per member, ids 0..n-1 in order
 //   id = 0
 //   host = "127.0.0.1"

@@ -230,9 +230,11 @@ std::string Node::metrics_text() {
            static_cast<double>(cs.requests));
   w.family("pbft_client_requests_dropped_total", T::counter,
            "Binary-protocol requests dropped before the protocol saw them, by reason.");
-  w.sample("pbft_client_requests_dropped_total", {{"reason", "over_rate"}}, static_cast<double>(cs.requests_over_rate));
   w.sample("pbft_client_requests_dropped_total", {{"reason", "bad_signature"}},
            static_cast<double>(client_bad_signatures_));
+  w.single("pbft_client_throttled_total", T::counter,
+           "Times a client connection stopped reading because its client was over limits.client_requests_per_second.",
+           static_cast<double>(cs.throttles));
   w.single("pbft_client_replies_sent_total", T::counter, "Replies queued to binary-protocol clients.",
            static_cast<double>(cs.replies_sent));
   w.single("pbft_client_replies_dropped_total", T::counter,

@@ -65,6 +65,14 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
     return true;
   }
 
+  // How long until `client` has a token again (at least a millisecond).
+  std::chrono::microseconds token_wait(ClientId client) const {
+    const double rate = static_cast<double>(options.requests_per_second);
+    auto it = buckets.find(client);
+    const double missing = it == buckets.end() ? 0.0 : std::max(0.0, 1.0 - it->second.tokens);
+    return std::max(std::chrono::microseconds(1000), std::chrono::microseconds(static_cast<int64_t>(missing / rate * 1e6)));
+  }
+
   void closed(ConnectionId id, Why why) {
     if (connections.erase(id) == 0) return;
     if (why == Why::error) ++stats.connections_closed_for_errors;
@@ -91,6 +99,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
   Connection(tcp::socket socket, ConnectionId id, const std::shared_ptr<Impl>& owner)
       : socket_(std::move(socket)),
         stall_timer_(socket_.get_executor()),
+        pause_timer_(socket_.get_executor()),
         id_(id),
         owner_(owner),
         splitter_(owner->options.cluster_id, request_body_bytes_max, mac_size),
@@ -107,6 +116,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
     boost::system::error_code ignored;
     socket_.close(ignored);
     stall_timer_.cancel();
+    pause_timer_.cancel();
   }
 
   // False when the reply had to be dropped.
@@ -132,12 +142,29 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       return;
     }
     splitter_.append(ByteView(buffer_.data(), n));
+    process();
+  }
+
+  // Hands what was read to the handler, one request at a time while the
+  // client has tokens; when it has none, the request waits here and the
+  // connection reads nothing until a token is due (TCP holds back the
+  // rest, at the sender), then goes on.
+  void process() {
+    std::shared_ptr<Impl> owner = owner_.lock();
+    if (!owner || owner->stopped || closed_) return;
+    if (held_) {
+      if (!owner->take_token(held_->client)) {
+        pause(*owner, held_->client);
+        return;
+      }
+      wire::Request r = std::move(*held_);
+      held_.reset();
+      if (!deliver(*owner, std::move(r))) return;
+    }
     for (;;) {
       FrameSplitter::Event e = splitter_.next();
       if (e.kind == FrameSplitter::Event::Kind::need_more) break;
       auto* request = e.kind == FrameSplitter::Event::Kind::message ? std::get_if<wire::Request>(&*e.message) : nullptr;
-      std::shared_ptr<Impl> owner = owner_.lock();
-      if (!owner || owner->stopped) return;
       Mac mac{};
       if (request != nullptr) std::copy(e.trailer.begin(), e.trailer.end(), mac.begin());
       if (request == nullptr || !owner->auth.check(request->client, e.frame, mac)) {
@@ -147,17 +174,31 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       frame_started_.reset();
       last_request_ = std::chrono::steady_clock::now();
       if (!owner->take_token(request->client)) {
-        ++owner->stats.requests_over_rate;
-        continue;
+        held_ = std::move(*request);
+        pause(*owner, held_->client);
+        return;
       }
-      ++owner->stats.requests;
-      auto keep_alive = shared_from_this();
-      owner->handler(id_, std::move(*request));
-      if (closed_ || owner->stopped) return;
+      if (!deliver(*owner, std::move(*request))) return;
     }
     if (splitter_.buffered() > 0 && !frame_started_) frame_started_ = std::chrono::steady_clock::now();
     arm_timer();
     read();
+  }
+
+  // False when the handler closed this connection or stopped the server.
+  bool deliver(Impl& owner, wire::Request request) {
+    ++owner.stats.requests;
+    auto keep_alive = shared_from_this();
+    owner.handler(id_, std::move(request));
+    return !closed_ && !owner.stopped;
+  }
+
+  void pause(Impl& owner, ClientId client) {
+    ++owner.stats.throttles;
+    pause_timer_.expires_after(owner.token_wait(client));
+    pause_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->process();
+    });
   }
 
 
@@ -202,6 +243,8 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
 
   tcp::socket socket_;
   asio::steady_timer stall_timer_;
+  asio::steady_timer pause_timer_;
+  std::optional<wire::Request> held_;  // waiting for its client's next token
   const ConnectionId id_;
   std::weak_ptr<Impl> owner_;
   FrameSplitter splitter_;

@@ -12,8 +12,9 @@
 // protocol: connections are capped (connections_max; more are closed at
 // once), each client may hand over requests_per_second requests in any
 // second over all its connections (a token bucket, taken once the frame's
-// MAC proved who the client is; more are dropped and counted, the client
-// retries), a frame must be a REQUEST no larger than a request can be and
+// MAC proved who the client is; past it, the connection reads nothing more
+// until the client's next token is due, so TCP holds the rest back at the
+// sender and a flood costs the replica nothing but the requests it lets in), a frame must be a REQUEST no larger than a request can be and
 // whole within stall_timeout_ms of its first byte, a connection that
 // sends no request for idle_timeout_ms is closed, and replies queued for a
 // client that does not read are dropped past send_queue_bytes_max. Who a
@@ -52,7 +53,7 @@ struct ClientServerStats {
   uint64_t connections_closed_for_errors = 0;  // bad frame or MAC, not a request, stalled, bad signature, read error
   uint64_t connections_closed_idle = 0;
   uint64_t requests = 0;             // handed to the handler
-  uint64_t requests_over_rate = 0;   // dropped: over requests_per_second
+  uint64_t throttles = 0;            // a connection stopped reading: its client was over requests_per_second
   uint64_t replies_sent = 0;
   uint64_t replies_dropped = 0;      // the connection is gone or its queue is full
   size_t connections = 0;            // open now
