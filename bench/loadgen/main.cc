@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bench/loadgen/histogram.h"
+#include "bench/loadgen/load_report.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -206,12 +207,7 @@ class Generator {
   std::string_view value(uint64_t offset) const {
     return std::string_view(pool_).substr(offset % (pool_.size() - o_.value_size), o_.value_size);
   }
-  std::string key(uint64_t n) const {
-    std::string digits = std::to_string(n);
-    std::string k = "k";
-    if (k.size() + digits.size() < o_.key_size) k.append(o_.key_size - k.size() - digits.size(), '0');
-    return k + digits;
-  }
+  std::string key(uint64_t n) const { return key_name(n, o_.key_size); }
   void record(bool read, Clock::time_point sent, Clock::time_point done) {
     ++second_ops_;
     if (!measuring(done)) return;
@@ -404,17 +400,6 @@ void Connection::fail(const std::string& kind) {
   retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec) self->connect();
   });
-}
-
-json latency_json(const Histogram& h) {
-  auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
-  return {{"count", h.count()},
-          {"mean_ms", h.mean() / 1e6},
-          {"p50_ms", ms(h.quantile(0.50))},
-          {"p90_ms", ms(h.quantile(0.90))},
-          {"p99_ms", ms(h.quantile(0.99))},
-          {"p999_ms", ms(h.quantile(0.999))},
-          {"max_ms", ms(h.max())}};
 }
 
 int run(int argc, char** argv) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "bench/loadgen/histogram.h"
+#include "bench/loadgen/load_report.h"
 #include "node/config.h"
 
 namespace pbft::bench {
@@ -50,19 +51,6 @@ struct Tally {
   std::string first_error;
 };
 
-json latency_json(const Histogram& h) {
-  auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
-  return {{"count", h.count()},        {"mean_ms", h.mean() / 1e6},         {"p50_ms", ms(h.quantile(0.50))},
-          {"p90_ms", ms(h.quantile(0.90))}, {"p99_ms", ms(h.quantile(0.99))}, {"p999_ms", ms(h.quantile(0.999))},
-          {"max_ms", ms(h.max())}};
-}
-
-std::string key_of(const Options& o, uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string k = "k";
-  if (k.size() + digits.size() < o.key_size) k.append(o.key_size - k.size() - digits.size(), '0');
-  return k + digits;
-}
 
 void client_loop(const Options& o, uint32_t index, Clock::time_point measure_from, Clock::time_point end, Tally& t) {
   ClientOptions c;
@@ -83,7 +71,7 @@ void client_loop(const Options& o, uint32_t index, Clock::time_point measure_fro
   const std::string value(o.value_size, 'v');
   while (Clock::now() < end) {
     const bool read = coin(rng) < o.read_ratio;
-    const std::string k = key_of(o, rng() % o.keys);
+    const std::string k = key_name(rng() % o.keys, o.key_size);
     const auto sent = Clock::now();
     try {
       bool fast = false;

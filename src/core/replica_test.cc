@@ -387,6 +387,19 @@ TEST(Replica, ARequestTheHostCheckedIsNotCheckedAgain) {
   EXPECT_TRUE(std::holds_alternative<wire::Request>(out.sends[0].message));
 }
 
+// Whether backup `r`, ticked up to `ticks` times, passes the request with
+// `timestamp` on to the primary of view 0.
+bool passes_on(Replica& r, uint64_t timestamp, int ticks) {
+  for (int t = 0; t < ticks; ++t) {
+    r.tick();
+    for (const Send& s : r.take_output().sends) {
+      const auto* request = std::get_if<wire::Request>(&s.message);
+      if (request != nullptr && s.to == std::optional<ReplicaId>(0) && request->timestamp == timestamp) return true;
+    }
+  }
+  return false;
+}
+
 TEST(Replica, ABackupWaitsForTheClientThatSentToEveryReplica) {
   Config config = small_config();
   config.proposal_timeout_ticks = 5;
@@ -398,13 +411,7 @@ TEST(Replica, ABackupWaitsForTheClientThatSentToEveryReplica) {
   Output out = c.r(2).take_output();
   EXPECT_TRUE(out.sends.empty()) << "the client sent it to the primary itself";
   // Left waiting by the primary, it is passed on.
-  bool passed_on = false;
-  for (int t = 0; t < 8 && !passed_on; ++t) {
-    c.r(2).tick();
-    for (const Send& s : c.r(2).take_output().sends)
-      passed_on = passed_on || (s.to == std::optional<ReplicaId>(0) && std::holds_alternative<wire::Request>(s.message));
-  }
-  EXPECT_TRUE(passed_on);
+  EXPECT_TRUE(passes_on(c.r(2), r.timestamp, 8));
 }
 
 TEST(Replica, AnOlderRequestProposedDoesNotEndTheWatchOfANewerOne) {
@@ -425,15 +432,7 @@ TEST(Replica, AnOlderRequestProposedDoesNotEndTheWatchOfANewerOne) {
   c.pump();
   ASSERT_EQ(c.r(2).last_executed(), 1u);
   // The backup still watches the newer one, and passes it on when the primary leaves it waiting.
-  bool passed_on = false;
-  for (int t = 0; t < 8 && !passed_on; ++t) {
-    c.r(2).tick();
-    for (const Send& s : c.r(2).take_output().sends) {
-      const auto* r = std::get_if<wire::Request>(&s.message);
-      passed_on = passed_on || (r != nullptr && s.to == std::optional<ReplicaId>(0) && r->timestamp == newer.timestamp);
-    }
-  }
-  EXPECT_TRUE(passed_on);
+  EXPECT_TRUE(passes_on(c.r(2), newer.timestamp, 8));
 }
 
 TEST(Replica, ABackupPassesReplaysOfAWaitingRequestOnAtMostOncePerTimeout) {

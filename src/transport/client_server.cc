@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "transport/frame_splitter.h"
+#include "transport/listener.h"
 #include "wire/codec.h"
 
 namespace pbft::transport {
@@ -259,25 +260,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
 
 void ClientServer::Impl::start() {
   if (started || stopped) return;
-  boost::system::error_code ec;
-  const std::string where = options.listen_host + ":" + std::to_string(options.listen_port);
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(options.listen_host, std::to_string(options.listen_port),
-                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (!ec && results.empty()) ec = asio::error::host_not_found;
-  if (!ec) {
-    const tcp::endpoint endpoint = results.begin()->endpoint();
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) port = acceptor.local_endpoint(ec).port();
-  }
-  if (ec) {
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    throw std::system_error(std::error_code(ec), "listening for clients on " + where);
-  }
+  port = listen_on(acceptor, options.listen_host, options.listen_port, "listening for clients on");
   started = true;
   accept();
 }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "transport/inbound_connection.h"
+#include "transport/listener.h"
 #include "transport/outbound_link.h"
 #include "transport/stream_format.h"
 #include "wire/codec.h"
@@ -185,27 +186,7 @@ class Core final : public std::enable_shared_from_this<Core>, public InboundConn
   }
 
  private:
-  void bind() {
-    boost::system::error_code ec;
-    const std::string where = options_.listen_host + ":" + std::to_string(options_.listen_port);
-    tcp::resolver resolver(io_);
-    auto results = resolver.resolve(options_.listen_host, std::to_string(options_.listen_port),
-                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-    if (!ec && results.empty()) ec = asio::error::host_not_found;
-    if (!ec) {
-      const tcp::endpoint endpoint = results.begin()->endpoint();
-      acceptor_.open(endpoint.protocol(), ec);
-      if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec) acceptor_.bind(endpoint, ec);
-      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-      if (!ec) bound_port_ = acceptor_.local_endpoint(ec).port();
-    }
-    if (ec) {
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-      throw std::system_error(std::error_code(ec), "listening on " + where);
-    }
-  }
+  void bind() { bound_port_ = listen_on(acceptor_, options_.listen_host, options_.listen_port, "listening on"); }
 
   void accept() {
     acceptor_.async_accept(

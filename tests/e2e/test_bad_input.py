@@ -5,6 +5,7 @@ import struct
 import unittest
 
 from cluster import Cluster
+from native_protocol import crc32c
 
 # The wire's frame version, read from the codec so that this test follows it.
 with open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "wire", "codec.h")) as f:
@@ -91,15 +92,6 @@ class NoQuorum(unittest.TestCase):
             self.assertIn("error", r.json())
             self.assertEqual(r.headers.get("retry-after"), "1")
             self.assertEqual(c.get_local(0, "k").json()["value"], "v")
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
 
 
 if __name__ == "__main__":
