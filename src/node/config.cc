@@ -666,6 +666,9 @@ void validate(const NodeConfig& config) {
     if (!inserted) fail(name + ".id", "same id as clients[" + std::to_string(it->second) + "]");
     if (std::all_of(c.public_key.begin(), c.public_key.end(), [](uint8_t b) { return b == 0; }))
       fail(name + ".public_key", "missing (all zero)");
+    if (keys.contains(c.public_key))
+      fail(name + ".public_key", "same key as replicas[" + std::to_string(keys.at(c.public_key)) +
+                                     "] (a client needs a key of its own)");
   }
   if (config.data_dir.empty()) fail("node.data_dir", "must not be empty");
 

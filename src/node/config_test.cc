@@ -603,6 +603,9 @@ TEST_F(ClusterTest, BadClientEntriesAreRefusedByName) {
                                hex + "\"\n"),
                           "clients[1].id: same id as clients[0]"));
   EXPECT_TRUE(starts_with(with("[[clients]]\nid = 3\npublic_key = \"zz\"\n"), "clients[0].public_key: "));
+  const std::string replica_key = public_key_hex(load_config_file(toml(0)).members[2].public_key);
+  EXPECT_TRUE(starts_with(with("[[clients]]\nid = 3\npublic_key = \"" + replica_key + "\"\n"),
+                          "clients[0].public_key: same key as replicas[2]"));
   EXPECT_TRUE(starts_with(with("[[clients]]\nid = 3\nkey = \"" + hex + "\"\n"), "clients[0].key: unknown setting"));
   write_text(toml(1), base);
   edit(toml(1), "client_port = 21203", "client_port = 21003");  // replica 3's HTTP port

@@ -202,7 +202,8 @@ void Node::on_client_request(transport::ClientServer::ConnectionId from, wire::R
     }
   }
   if (request.timestamp > route.timestamp) {
-    route = ClientRoute{request.timestamp, {from}};
+    route.timestamp = request.timestamp;  // what was checked stays: its retries are not checked again
+    route.connections = {from};
   } else if (request.timestamp == route.timestamp && route.connections.size() < client_route_connections_max &&
              std::find(route.connections.begin(), route.connections.end(), from) == route.connections.end()) {
     route.connections.push_back(from);

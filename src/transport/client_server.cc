@@ -51,6 +51,7 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point refilled{};
+    uint32_t waiting = 0;  // its connections paused for a token
   };
   bool take_token(ClientId client) {
     const double rate = static_cast<double>(options.requests_per_second);
@@ -66,12 +67,20 @@ struct ClientServer::Impl : std::enable_shared_from_this<ClientServer::Impl> {
     return true;
   }
 
-  // How long until `client` has a token again (at least a millisecond).
+  // How long a connection of `client` that starts waiting now waits: until
+  // the client has a token again behind the connections already waiting (so
+  // that they wake one after the other, not all at once), at least a
+  // millisecond. The caller counts itself in and out of `waiting`.
   std::chrono::microseconds token_wait(ClientId client) const {
     const double rate = static_cast<double>(options.requests_per_second);
     auto it = buckets.find(client);
-    const double missing = it == buckets.end() ? 0.0 : std::max(0.0, 1.0 - it->second.tokens);
+    if (it == buckets.end()) return std::chrono::microseconds(1000);
+    const double missing = std::max(0.0, 1.0 - it->second.tokens) + it->second.waiting;
     return std::max(std::chrono::microseconds(1000), std::chrono::microseconds(static_cast<int64_t>(missing / rate * 1e6)));
+  }
+  void wait_for_token(ClientId client, int delta) {
+    auto it = buckets.find(client);
+    if (it != buckets.end()) it->second.waiting = static_cast<uint32_t>(static_cast<int>(it->second.waiting) + delta);
   }
 
   void closed(ConnectionId id, Why why) {
@@ -174,6 +183,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
       }
       frame_started_.reset();
       last_request_ = std::chrono::steady_clock::now();
+      got_request_ = true;
       if (!owner->take_token(request->client)) {
         held_ = std::move(*request);
         pause(*owner, held_->client);
@@ -196,8 +206,11 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
 
   void pause(Impl& owner, ClientId client) {
     ++owner.stats.throttles;
+    arm_timer();  // held back by this side: the idle clock, not a stall
     pause_timer_.expires_after(owner.token_wait(client));
-    pause_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    owner.wait_for_token(client, +1);
+    pause_timer_.async_wait([self = shared_from_this(), client](const boost::system::error_code& ec) {
+      if (std::shared_ptr<Impl> o = self->owner_.lock()) o->wait_for_token(client, -1);
       if (!ec) self->process();
     });
   }
@@ -210,8 +223,11 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
     std::shared_ptr<Impl> owner = owner_.lock();
     if (!owner) return;
     const bool mid_frame = frame_started_.has_value();
+    // Before its first request a connection gets first_request_timeout_ms:
+    // sockets that never say who they are must not hold the cap for long.
+    const uint32_t idle_ms = got_request_ ? owner->options.idle_timeout_ms : owner->options.first_request_timeout_ms;
     const auto deadline = mid_frame ? *frame_started_ + milliseconds(std::max<uint32_t>(owner->options.stall_timeout_ms, 1))
-                                    : last_request_ + milliseconds(std::max<uint32_t>(owner->options.idle_timeout_ms, 1));
+                                    : last_request_ + milliseconds(std::max<uint32_t>(idle_ms, 1));
     stall_timer_.expires_at(deadline);
     stall_timer_.async_wait([self = shared_from_this(), mid_frame](const boost::system::error_code& ec) {
       if (!ec && !self->closed_) self->finish(mid_frame ? Why::error : Why::idle);
@@ -246,6 +262,7 @@ class ClientServer::Impl::Connection : public std::enable_shared_from_this<Conne
   asio::steady_timer stall_timer_;
   asio::steady_timer pause_timer_;
   std::optional<wire::Request> held_;  // waiting for its client's next token
+  bool got_request_ = false;           // a request with a valid MAC has come
   const ConnectionId id_;
   std::weak_ptr<Impl> owner_;
   FrameSplitter splitter_;

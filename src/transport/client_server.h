@@ -16,7 +16,8 @@
 // until the client's next token is due, so TCP holds the rest back at the
 // sender and a flood costs the replica nothing but the requests it lets in), a frame must be a REQUEST no larger than a request can be and
 // whole within stall_timeout_ms of its first byte, a connection that
-// sends no request for idle_timeout_ms is closed, and replies queued for a
+// sends no request for idle_timeout_ms (first_request_timeout_ms before
+// its first) is closed, and replies queued for a
 // client that does not read are dropped past send_queue_bytes_max. Who a
 // request is from is not decided here: the handler checks its signature
 // (and closes the connection of one that fails).
@@ -45,6 +46,7 @@ struct ClientServerOptions {
   size_t send_queue_bytes_max = 8u << 20;  // per connection
   uint32_t stall_timeout_ms = 30000;       // a frame not whole this long after its first byte: close
   uint32_t idle_timeout_ms = 300000;       // no request this long: close (the library reconnects)
+  uint32_t first_request_timeout_ms = 10000;  // no valid request this long after connecting: close
 };
 
 struct ClientServerStats {

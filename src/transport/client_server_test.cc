@@ -205,6 +205,49 @@ TEST_F(ClientServerTest, AFloodingClientIsHeldToItsRateOverAllItsConnections) {
   }
 }
 
+TEST_F(ClientServerTest, AConnectionHeldBackLongerThanTheStallTimeoutIsNotClosed) {
+  ClientServerOptions o;
+  o.requests_per_second = 10;
+  o.stall_timeout_ms = 300;
+  start(o);
+  RawClient slow(io, server->listen_port());
+  Bytes burst;
+  for (uint64_t ts = 1; ts <= 30; ++ts) {
+    Bytes f = client_frame(request(1, ts));
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  slow.write(burst);
+  run_for(io, 1500ms);  // five stall timeouts, spent held back by this side
+  EXPECT_FALSE(slow.closed());
+  EXPECT_EQ(server->stats().connections_closed_for_errors, 0u);
+  EXPECT_GE(got.size(), 15u);
+  EXPECT_LE(got.size(), 28u);
+}
+
+TEST_F(ClientServerTest, ConnectionsOfOneClientWaitingForTokensTakeTurns) {
+  ClientServerOptions o;
+  o.requests_per_second = 100;
+  start(o);
+  std::vector<std::unique_ptr<RawClient>> conns;
+  Bytes burst;
+  for (uint64_t ts = 1; ts <= 200; ++ts) {
+    Bytes f = client_frame(request(1, ts));
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  for (int i = 0; i < 4; ++i) {
+    conns.push_back(std::make_unique<RawClient>(io, server->listen_port()));
+    conns.back()->write(burst);
+  }
+  run_for(io, 1500ms);
+  std::map<ClientServer::ConnectionId, size_t> per;
+  for (auto& [conn, r] : got) ++per[conn];
+  ASSERT_EQ(per.size(), 4u) << "no connection is starved";
+  // About 100 a second shared out, with a second's worth of burst at the start.
+  EXPECT_LE(got.size(), 300u);
+  // Waiting connections queue behind each other instead of all waking at every token.
+  EXPECT_LE(server->stats().throttles, got.size() * 2);
+}
+
 TEST_F(ClientServerTest, ConnectionsOverTheCapAreClosedAtOnce) {
   ClientServerOptions o;
   o.connections_max = 2;
@@ -240,15 +283,21 @@ TEST_F(ClientServerTest, AFrameDribbledInSlowerThanTheStallTimeoutIsClosed) {
 TEST_F(ClientServerTest, AnIdleConnectionIsClosedAndAnActiveOneIsNot) {
   ClientServerOptions o;
   o.idle_timeout_ms = 300;
+  o.first_request_timeout_ms = 150;
   start(o);
-  RawClient idle(io, server->listen_port()), busy(io, server->listen_port());
+  RawClient idle(io, server->listen_port()), busy(io, server->listen_port()), silent(io, server->listen_port());
+  idle.send(request(1, 1));
   for (uint64_t ts = 1; ts <= 6; ++ts) {
     busy.send(request(2, ts));
     run_for(io, 100ms);
+    // A connection that never says who it is goes first.
+    if (ts == 2) {
+      EXPECT_TRUE(silent.closed() && !idle.closed());
+    }
   }
   EXPECT_TRUE(idle.closed());
   EXPECT_FALSE(busy.closed());
-  EXPECT_EQ(server->stats().connections_closed_idle, 1u);
+  EXPECT_EQ(server->stats().connections_closed_idle, 2u);
   EXPECT_EQ(server->stats().connections_closed_for_errors, 0u);
 }
 

@@ -1,9 +1,8 @@
 // Splits a byte stream of wire frames (codec.h: header, then body; no
 // sender id), each followed by a fixed-size trailer (none, or a MAC), into
-// messages. The client protocol's framing: clients send bare requests
-// (signed, so they need no MAC) and replicas answer with replies each
-// followed by a MAC for that client (transport/client_server.h). Pure: no
-// I/O.
+// messages. The client protocol's framing: every frame, each way, is
+// followed by the MAC of that client and replica pair
+// (transport/client_server.h). Pure: no I/O.
 #pragma once
 
 #include <cstddef>

@@ -2,7 +2,7 @@
 
 The example client (examples/verified_client.cc) runs with --native: it signs
 its requests with a dev client's own key, sends them to every replica's client
-port and believes an answer only on f+1 matching replies each signed by its
+port and believes an answer only on f+1 matching replies each MACed for it by its
 replica (every replica for a fast read). One replica of the first cluster lies
 (the test-only wrong-results mode): no answer it forges is ever accepted. The
 second cluster loses its primary: the client goes on without being told.
@@ -68,14 +68,14 @@ class NativeClientWithALiar(unittest.TestCase):
         self.assertEqual(self.run_client("get", "n/t").stdout.strip(), "y")
         self.assertEqual(self.run_client("del", "n/t").stdout.strip(), "deleted")
         self.assertEqual(self.run_client("get", "n/t").stdout.strip(), "(absent)")
-        # The liar did answer, with forged results it signed: none was accepted.
+        # The liar did answer, with forged results it MACed properly: none was accepted.
         self.assertGreater(metric(self.c, LIAR, "pbft_client_replies_sent_total"), 0)
         # What the cluster holds is the truth (the HTTP route through an honest gateway agrees).
         self.assertEqual(self.c.get(1, "n/k").json()["value"], "v2")
 
     def test_a_fast_read_that_the_liar_spoils_is_ordered(self):
-        # The liar's answer carries no valid signature for what it says, so it never counts;
-        # without all n answers the read is ordered after the fallback time.
+        # The liar's answer differs from the others': no answer can come from all n, so the
+        # read is ordered.
         self.run_client("put", "f/k", "truth", client=2)
         out = self.run_client("fastget", "f/k", client=2).stdout.split()
         self.assertEqual(out, ["truth", "ordered"])
@@ -161,6 +161,19 @@ class ProtocolFromScratch(unittest.TestCase):
                         == before + 1, 10, "the request to be refused")
         self.assertEqual(metric(self.c, 0, "pbft_executed_requests_total"), executed)
         self.assertEqual(self.c.get(1, "raw/k").json()["value"], "raw-value")
+
+    def test_a_write_flagged_read_only_is_never_executed(self):
+        # A valid MAC and no signature: it may be answered as a read, never ordered.
+        executed = metric(self.c, 0, "pbft_executed_requests_total")
+        for i in range(5):
+            l = self.link(i)
+            l.send_request(int(time.time() * 1e6), proto.put_operation("raw/k", "sneaked"), proto.FLAG_READ_ONLY)
+            l.sock.settimeout(1)
+            with self.assertRaises(socket.timeout):
+                l.read_reply()  # no answer: a put is no read
+        time.sleep(0.5)
+        self.assertEqual(metric(self.c, 0, "pbft_executed_requests_total"), executed)
+        self.assertEqual(self.c.get(2, "raw/k").json()["value"], "raw-value")
 
     def test_garbage_and_another_clusters_frames_close_the_connection(self):
         s = socket.create_connection(("127.0.0.1", self.c.client_port(1)), timeout=10)
