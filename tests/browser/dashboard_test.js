@@ -36,9 +36,11 @@ function portFree(port) {
 
 async function freeBasePort() {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + 10 * Math.floor(Math.random() * 4000);
+    // Below the ephemeral range (32768 up on Linux): the replicas' own outgoing
+    // connections must never hold a port one of them is about to listen on.
+    const base = 11000 + 10 * Math.floor(Math.random() * 2000);
     const ports = [];
-    for (let i = 0; i < REPLICAS; i++) ports.push(base + i, base + 100 + i);
+    for (let i = 0; i < REPLICAS; i++) ports.push(base + i, base + 100 + i, base + 200 + i);
     let ok = true;
     for (const p of ports) if (!(await portFree(p))) { ok = false; break; }
     if (ok) return base;
