@@ -182,7 +182,8 @@ class PbftSystem(Processes):
         if self.sync:
             text = text.replace('sync = "always"', 'sync = "%s"' % self.sync)
         keep = [l.strip() for l in text.splitlines() if l.split("=")[0].strip() in
-                ("sync", "engine", "checkpoint_interval", "window_size", "pipeline_depth_max", "batch_requests_max")]
+                ("sync", "engine", "checkpoint_interval", "window_size", "pipeline_depth_max", "batch_requests_max",
+                 "batch_requests_min")]
         return ", ".join(keep)
 
 

@@ -200,6 +200,9 @@ FaultPlan make_fault_plan(uint64_t seed, const PlanOptions& options) {
   // Drawn last, so the rest of each seed's plan is what it was before.
   p.config.defer_proposals = rng.chance(0.75);
   p.fast_reads = options.control == Control::none && rng.chance(0.5);
+  // A few clients only, so small minimums are what makes it matter.
+  static const std::vector<uint32_t> batch_minimums = {0, 1, 2, 16};
+  p.config.batch_requests_min = rng.pick(batch_minimums);
   return p;
 }
 
@@ -210,6 +213,7 @@ std::string FaultPlan::describe() const {
     << ": n=" << n << " f=" << core::faults_tolerated(n) << " q=" << config.quorum().q
     << " K=" << config.checkpoint_interval << " L=" << config.window_size
     << " pipeline=" << config.pipeline_depth_max << " batch=" << config.batch_requests_max
+    << " batch_min=" << config.batch_requests_min
     << " vc_timeout=" << config.view_change_timeout_ticks << "t"
     << (config.defer_proposals ? " deferred-proposals" : "") << (fast_reads ? " fast-reads" : "") << "\n";
   s << "  clients=" << client_count << " keys=" << key_count << " think<=" << think_max / us_per_ms

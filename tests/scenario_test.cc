@@ -82,6 +82,7 @@ class Harness {
     config_.window_size = num("window", 2 * config_.checkpoint_interval);
     config_.pipeline_depth_max = static_cast<uint32_t>(num("pipeline", 4));
     config_.batch_requests_max = static_cast<uint32_t>(num("batch", 8));
+    config_.batch_requests_min = static_cast<uint32_t>(num("batch_min", 0));
     config_.view_change_timeout_ticks = static_cast<uint32_t>(num("timeout", 20));
     config_.status_interval_ticks = static_cast<uint32_t>(num("status", 5));
     for (ReplicaId i = 0; i < config_.replica_count; ++i) {

@@ -43,7 +43,10 @@ struct Node {
 core::Config bench_config() {
   core::Config c;
   c.replica_count = replica_count;
-  return c;  // the defaults of a config file: K = 10, L = 40, pipeline 8, batches of up to 256
+  // Every request closes a batch of its own, so that one step is one
+  // proposal (the default waits for more requests while batches are in flight).
+  c.batch_requests_min = 0;
+  return c;  // otherwise the defaults of a config file: K = 10, L = 40, pipeline 8, batches of up to 256
 }
 
 void BM_PrimaryHandlesRequest(benchmark::State& state) {

@@ -120,6 +120,51 @@ TEST(DeferredProposals, ProposeRespectsThePipelineAndBatchLimits) {
   EXPECT_TRUE(pre_prepares(primary.take_output()).empty());
 }
 
+TEST(PipelineRoom, AnotherBatchNeedsEnoughRequestsForEachInFlight) {
+  Config c;
+  c.pipeline_depth_max = 3;
+  c.batch_requests_min = 4;
+  EXPECT_TRUE(c.pipeline_has_room(0, 1)) << "nothing in flight: one request is enough";
+  EXPECT_FALSE(c.pipeline_has_room(1, 3));
+  EXPECT_TRUE(c.pipeline_has_room(1, 4));
+  EXPECT_FALSE(c.pipeline_has_room(2, 7));
+  EXPECT_TRUE(c.pipeline_has_room(2, 8));
+  EXPECT_FALSE(c.pipeline_has_room(3, 1000)) << "never more than pipeline_depth_max";
+  c.batch_requests_min = 0;
+  EXPECT_TRUE(c.pipeline_has_room(2, 1)) << "0: whenever the pipeline has room";
+}
+
+// The primary closes a batch at once when none is in flight, and another
+// only when batch_requests_min requests wait for each one in flight.
+TEST(PipelineRoom, ALoadedPrimaryPacksBiggerBatches) {
+  Config c;
+  c.replica_count = 4;
+  c.batch_requests_min = 3;
+  Lone primary_host(c, 0);
+  Replica& primary = primary_host.replica;
+  ClientId next_client = 1;
+  auto arrive = [&](int count) {
+    std::vector<wire::PrePrepare> proposed;
+    for (int i = 0; i < count; ++i) {
+      primary.receive_request(request(next_client++, 1, "v"));
+      for (wire::PrePrepare& pp : pre_prepares(primary.take_output())) proposed.push_back(std::move(pp));
+    }
+    return proposed;
+  };
+  std::vector<wire::PrePrepare> first = arrive(1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].batch.size(), 1u) << "an idle pipeline sends the request at once";
+  EXPECT_TRUE(arrive(2).empty()) << "two waiting, one batch in flight";
+  std::vector<wire::PrePrepare> second = arrive(1);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].seq, 2u);
+  EXPECT_EQ(second[0].batch.size(), 3u);
+  EXPECT_TRUE(arrive(5).empty()) << "two in flight: six must wait";
+  std::vector<wire::PrePrepare> third = arrive(1);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].batch.size(), 6u);
+}
+
 TEST(DeferredProposals, ABackupNeverAsks) {
   Lone backup_host(deferred(), 1);
   Replica& backup = backup_host.replica;

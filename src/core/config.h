@@ -15,6 +15,15 @@ struct Config {
   uint64_t window_size = 40;               // L: accept sequence numbers in (h, h + L]
   uint32_t pipeline_depth_max = 8;         // batches proposed but not yet executed
   uint32_t batch_requests_max = 256;       // requests in one pre-prepare
+  // While batches are in flight, the primary closes another only once at
+  // least this many requests wait for each batch in flight; with none in
+  // flight, one request closes a batch. Every batch costs the same fixed
+  // work (a synced write and a round of messages at every replica) however
+  // small it is, so a loaded primary packs bigger batches instead of
+  // filling the pipeline with small ones, and a lightly loaded one still
+  // sends each request at once. 0: a batch closes whenever the pipeline
+  // has room.
+  uint32_t batch_requests_min = 32;
   uint64_t batch_bytes_max = 4u << 20;     // operation bytes in one pre-prepare
   uint32_t view_change_timeout_ticks = 50; // first timeout; doubles per failed view
   uint32_t view_change_backoff_max = 6;    // at most 2^6 times the first timeout
@@ -56,6 +65,12 @@ struct Config {
     return q;
   }
   // Returns an empty string when the settings are consistent, else what is wrong.
+  // Whether the primary may close one more batch with `waiting` requests
+  // waiting (or more) and `in_flight` batches proposed and not executed.
+  bool pipeline_has_room(uint64_t in_flight, uint64_t waiting) const {
+    if (in_flight >= pipeline_depth_max) return false;
+    return in_flight == 0 || waiting >= in_flight * batch_requests_min;
+  }
   const char* validate() const {
     if (replica_count < 1) return "replica_count must be at least 1";
     if (checkpoint_interval < 1) return "checkpoint_interval must be at least 1";

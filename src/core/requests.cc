@@ -138,9 +138,10 @@ void Replica::forget_executed_pending() {
   std::erase_if(proposed_, [&](const auto& p) { return !d_.clients.is_new(p.first, p.second); });
 }
 
-// Adaptive batching: a batch closes as soon as the pipeline has room, so a
-// lightly loaded primary sends each request at once and a busy one packs
-// what arrived while earlier batches were in flight.
+// Adaptive batching: a batch closes as soon as the pipeline has room
+// (Config::pipeline_has_room), so a lightly loaded primary sends each
+// request at once and a busy one packs what arrived while earlier batches
+// were in flight.
 void Replica::propose_batches() {
   // Proposing can commit and execute at once (n = 1), which proposes again:
   // let the outer loop carry on instead of recursing.
@@ -172,7 +173,7 @@ void Replica::propose_from_queue() {
     Seq next = std::max(d_.last_proposed, d_.stable_seq) + 1;
     if (next > d_.stable_seq + config_.window_size) return;
     Seq in_flight = next - 1 > d_.last_executed ? next - 1 - d_.last_executed : 0;
-    if (in_flight >= config_.pipeline_depth_max) return;
+    if (!config_.pipeline_has_room(in_flight, queue_.size())) return;
 
     std::vector<wire::Request> batch;
     uint64_t bytes = 0;

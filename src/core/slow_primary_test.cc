@@ -84,6 +84,27 @@ TEST(SlowPrimary, AFullPipelineExcusesThePrimary) {
   EXPECT_EQ(b.replica.slow_primary_view_changes(), 0u);
 }
 
+TEST(SlowPrimary, ABatchInFlightExcusesThePrimaryUntilEnoughRequestsWait) {
+  Config c;
+  c.batch_requests_min = 3;
+  c.view_change_timeout_ticks = 1000;  // only the slow-primary rule asks here
+  Backup b(c);
+  const wire::Request first = gateway_request(2, 1);
+  b.replica.receive(2, first);
+  b.replica.receive(0, proposal(b.replica, first));  // in flight, not executed
+  // Two waiting: a correct primary waits for a third before it closes a
+  // second batch (Config::batch_requests_min).
+  b.replica.receive(2, gateway_request(2, 2));
+  b.replica.receive(3, gateway_request(3, 1));
+  b.ticks(2 * c.proposal_timeout_ticks);
+  EXPECT_EQ(b.replica.asked_view(), 0u);
+  // Three waiting: it has room, and it leaves them waiting.
+  b.replica.receive(3, gateway_request(3, 2));
+  b.ticks(2 * c.proposal_timeout_ticks);
+  EXPECT_EQ(b.replica.asked_view(), 1u);
+  EXPECT_EQ(b.replica.slow_primary_view_changes(), 1u);
+}
+
 TEST(SlowPrimary, OffWhenTheTimeoutIsZero) {
   Config c;
   c.proposal_timeout_ticks = 0;

@@ -266,7 +266,7 @@ constexpr std::string_view node_keys[] = {"id", "key_file", "data_dir", "http_li
                                           "client_listen"};
 constexpr std::string_view protocol_keys[] = {
     "checkpoint_interval",    "window_size",        "pipeline_depth_max", "batch_requests_max",
-    "view_change_timeout_ms", "status_interval_ms", "tick_ms"};
+    "batch_requests_min",     "view_change_timeout_ms", "status_interval_ms", "tick_ms"};
 constexpr std::string_view limits_keys[] = {
     "body_bytes_max",   "key_bytes_max",          "value_bytes_max",           "request_timeout_ms",
     "request_retry_ms", "client_connections_max", "client_requests_per_second"};
@@ -456,6 +456,9 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "# Batches the primary keeps in flight, and requests in one batch.");
   append_line(s, "pipeline_depth_max = " + std::to_string(defaults.protocol.pipeline_depth_max));
   append_line(s, "batch_requests_max = " + std::to_string(defaults.protocol.batch_requests_max));
+  append_line(s, "# With batches in flight, another closes only once this many requests wait");
+  append_line(s, "# for each of them (bigger batches under load; 0: whenever there is room).");
+  append_line(s, "batch_requests_min = " + std::to_string(defaults.protocol.batch_requests_min));
   append_line(s, "# First view-change timeout; it doubles with every view that fails.");
   append_line(s, "view_change_timeout_ms = " + std::to_string(defaults.view_change_timeout_ms));
   append_line(s, "# How often a replica tells its peers how far it is (drives retransmission).");
@@ -819,6 +822,7 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
     read_uint(p, "window_size", "protocol", config.protocol.window_size);
     read_uint(p, "pipeline_depth_max", "protocol", config.protocol.pipeline_depth_max);
     read_uint(p, "batch_requests_max", "protocol", config.protocol.batch_requests_max);
+    read_uint(p, "batch_requests_min", "protocol", config.protocol.batch_requests_min);
     read_uint(p, "view_change_timeout_ms", "protocol", config.view_change_timeout_ms);
     read_uint(p, "status_interval_ms", "protocol", config.status_interval_ms);
     read_uint(p, "tick_ms", "protocol", config.tick_ms);

@@ -21,6 +21,7 @@
 //   window_size = 40
 //   pipeline_depth_max = 8
 //   batch_requests_max = 256
+//   batch_requests_min = 32
 //   view_change_timeout_ms = 5000
 //   status_interval_ms = 100
 //   tick_ms = 10
