@@ -17,6 +17,12 @@ faulty replicas):
   cut-link   only the links between it and one other replica are cut
   clock-jump its wall clock jumps by offset_s, and back when the fault ends
              (libfaketime, Debian package faketime; left out when not installed)
+  disk-error its disk fails: fsync and fdatasync return EIO (a preloaded
+             library, build/lib/libpbft-disk-fault.so; left out when it is
+             not built, as in sanitizer builds). The replica must stop, with
+             exit code 74, within --disk-stop-bound-s, and never answer
+             again on what it could not write; when the fault ends its disk
+             works again and it restarts on its folder
 
 A fault's target is a replica id or "primary" (the primary when the fault
 starts). After each fault heals: a write must commit within --progress-bound-s
@@ -66,6 +72,13 @@ PROBE_KEY = "probe"
 LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                                 "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
                                 "/usr/lib/faketime/libfaketime.so.1") if os.path.exists(p)), None)
+# The failing disk (tests/chaos/disk_fault.cc), built beside kv-node.
+DISK_FAULT_LIB = os.environ.get("PBFT_DISK_FAULT_LIB",
+                                os.path.join(os.path.dirname(os.path.dirname(KV_NODE)), "lib", "libpbft-disk-fault.so"))
+if not os.path.exists(DISK_FAULT_LIB):
+    DISK_FAULT_LIB = None
+# kv-node's exit code when its storage fails (EX_IOERR).
+EXIT_STORAGE_FAILED = 74
 
 
 def log(*args):
@@ -262,10 +275,13 @@ class _Folder:
 
 
 class ChaosCluster(e2e.Cluster):
-    def __init__(self, root=None, log_filter="info", view_change_timeout_ms=2000, fake_clock=True):
+    def __init__(self, root=None, log_filter="info", view_change_timeout_ms=2000, fake_clock=True,
+                 disk_faults=False):
         # fake_clock: run the replicas under libfaketime (needed only by the
         # clock-jump fault; a sanitizer build refuses a preloaded library).
+        # disk_faults: the same for the failing disk.
         self.fake_clock = fake_clock and bool(LIBFAKETIME)
+        self.disk_faults = disk_faults and bool(DISK_FAULT_LIB)
         self.base = free_base()
         self.dir = _Folder(tempfile.mkdtemp(prefix="pbft-chaos-", dir=root))  # kept unless cleaned up
         self.procs = {}
@@ -310,6 +326,10 @@ class ChaosCluster(e2e.Cluster):
                 self.set_clock_offset(i, 0)
             full_env.update({"LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": self.clock_file(i),
                              "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+        if self.disk_faults:
+            preload = full_env.get("LD_PRELOAD")
+            full_env["LD_PRELOAD"] = DISK_FAULT_LIB + (" " + preload if preload else "")
+            full_env["PBFT_DISK_FAULT_FILE"] = self.disk_fault_file(i)
         full_env.update(env or {})
         log_file = open(os.path.join(self.dir.name, "replica-%d.log" % i), "ab")
         self.logs[i] = log_file.name
@@ -326,6 +346,25 @@ class ChaosCluster(e2e.Cluster):
         self.wait_for(lambda: all(self.state(i)["connected_peers"] >= N - 1 for i in replicas), 30,
                       "replicas to connect to each other")
         return self
+
+    def disk_fault_file(self, i):
+        return os.path.join(self.dir.name, "disk-fault-%d" % i)
+
+    def fail_disk(self, i, failed):
+        """While failed, replica i's fsync and fdatasync return EIO."""
+        if failed:
+            open(self.disk_fault_file(i), "w").close()
+        elif os.path.exists(self.disk_fault_file(i)):
+            os.unlink(self.disk_fault_file(i))
+
+    def wait_exit(self, i, timeout):
+        """The exit code of replica i once it stops by itself, or None if it still runs."""
+        try:
+            code = self.procs[i].wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        del self.procs[i]
+        return code
 
     def clock_file(self, i):
         return os.path.join(self.dir.name, "clock-%d" % i)
@@ -424,6 +463,27 @@ def _heal_clock_jump(run, f):
     run.cluster.set_clock_offset(f.resolved, 0)  # and back: a second jump
 
 
+def _apply_disk_error(run, f):
+    run.cluster.fail_disk(f.resolved, True)
+    code = run.cluster.wait_exit(f.resolved, run.args.disk_stop_bound_s)
+    f.params["exit_code"] = code
+    if code is None:
+        run.violation("replica %d kept running %.0fs after its disk failed (fsync returns EIO)"
+                      % (f.resolved, run.args.disk_stop_bound_s))
+    elif code != EXIT_STORAGE_FAILED:
+        run.violation("replica %d exited with %s after its disk failed, not %d (storage failure)"
+                      % (f.resolved, code, EXIT_STORAGE_FAILED))
+    else:
+        run.result.disk_stops += 1
+
+
+def _heal_disk_error(run, f):
+    run.cluster.fail_disk(f.resolved, False)
+    if f.resolved in run.cluster.procs:  # it did not stop (a violation already): start it afresh
+        run.cluster.kill(f.resolved, signal.SIGKILL)
+    run.cluster.start_replica(f.resolved)
+
+
 # The test-only Byzantine modes (kv-node's testing.misbehave) a `byzantine`
 # fault draws from: all but wrong-results, whose gateway lies to the HTTP
 # clients it serves (the plain route trusts its gateway; docs/API.md), which
@@ -464,6 +524,8 @@ FAULT_KINDS = {
 }
 if LIBFAKETIME:
     FAULT_KINDS["clock-jump"] = (_apply_clock_jump, _heal_clock_jump)
+if DISK_FAULT_LIB:
+    FAULT_KINDS["disk-error"] = (_apply_disk_error, _heal_disk_error)
 
 
 def make_schedule(seed, duration_s, kinds=None):
@@ -672,6 +734,7 @@ class SeedResult:
     log_dir: str = ""
     elapsed_s: float = 0.0
     control_injected: int = 0  # negative control: broken answers put in the history
+    disk_stops: int = 0  # disk-error faults after which the replica stopped as it must
 
 
 class Run:
@@ -906,7 +969,8 @@ class Run:
         for f in faults:
             log("  " + f.describe())
         self.cluster = ChaosCluster(root=args.work_dir,
-                                    fake_clock=any(f.kind == "clock-jump" for f in faults))
+                                    fake_clock=any(f.kind == "clock-jump" for f in faults),
+                                    disk_faults=any(f.kind == "disk-error" for f in faults))
         self.result.log_dir = self.cluster.dir.name
         try:
             self.proxy = Proxy(self.cluster.base, self.seed)
@@ -1011,6 +1075,8 @@ def parse_args(argv=None):
     ap.add_argument("--steps-max", type=int, default=20_000_000, help="linearizability search budget per key")
     ap.add_argument("--rejoin-bound-s", type=float, default=20,
                     help="a healed replica should be back in the others' view and caught up this long after")
+    ap.add_argument("--disk-stop-bound-s", type=float, default=15,
+                    help="a replica whose disk failed must stop within this (default 15)")
     ap.add_argument("--strict-rejoin", action="store_true",
                     help="a healed replica that does not rejoin the others is a violation (default: a finding)")
     ap.add_argument("--control", choices=["stale-read", "unrecorded-write", "f1-byzantine"],
@@ -1099,6 +1165,8 @@ def write_report(path, results, args):
              "| operations recorded (known outcome / unknown) | %d (%d / %d) |" % (ops, ok, ops - ok),
              "| acknowledged writes | %d |" % acked,
              "| faults injected | %d (%s) |" % (faults, ", ".join("%s %d" % kv for kv in sorted(kinds.items()))),
+             "| disk failures after which the replica stopped (exit 74) | %d/%d |" % (
+                 sum(r.disk_stops for r in results), kinds.get("disk-error", 0)),
              "| **acknowledged writes lost** | **%d** |" % lost,
              "| **histories linearizable** | **%d/%d** |" % (lin, len(results)),
              "| runs where all replicas agree (values, checkpoint digest) | %d/%d |" % (agree, len(results)),

@@ -35,6 +35,31 @@ class NoFaults(unittest.TestCase):
 class FaultsTakeEffect(unittest.TestCase):
     """The proxy's faults really cut the replica off (else every run would pass vacuously)."""
 
+    @unittest.skipUnless(run_chaos.DISK_FAULT_LIB, "the failing disk is not built (a sanitizer build)")
+    def test_a_failed_disk_stops_the_replica_and_it_rejoins_once_mended(self):
+        c = run_chaos.ChaosCluster(fake_clock=False, disk_faults=True)
+        proxy = run_chaos.Proxy(c.base, 1)
+        try:
+            c.start()
+            self.assertEqual(c.put(0, "a", "1").status, 200)
+            c.fail_disk(3, True)
+            # The next batch needs a synced write at replica 3 too.
+            self.assertEqual(c.put(1, "b", "2").status, 200)
+            self.assertEqual(c.wait_exit(3, 15), run_chaos.EXIT_STORAGE_FAILED)
+            self.assertIn("storage failure", c.run_log(3))
+            for n in range(3):
+                self.assertEqual(c.put(n % 3, "c%d" % n, "x").status, 200, "f = 1: the others go on")
+            c.fail_disk(3, False)
+            c.start_replica(3)
+            c.wait_healthy(3, timeout=30)
+            c.wait_for(lambda: c.state(3)["last_applied"] == c.state(0)["last_applied"], 30,
+                       "replica 3 to catch up")
+            self.assertEqual(c.get_local(3, "c2").json()["value"], "x")
+        finally:
+            proxy.stop()
+            c.close()
+            c.dir.cleanup()
+
     def test_isolate_and_blackhole_cut_the_replica_off_and_heal(self):
         c = run_chaos.ChaosCluster(fake_clock=False)
         proxy = run_chaos.Proxy(c.base, 1)
