@@ -240,7 +240,14 @@ void Node::on_peer_message(ReplicaId from, wire::Message message) {
     drive_fetcher();
     return;
   }
+  const uint64_t mutes_before = replica_->mutes();
   replica_->receive(from, message);
+  if (replica_->mutes() != mutes_before) {
+    // The core caught `from` signing garbage and drops what it sends for a
+    // while: stop reading it at all for as long (TCP holds the rest back).
+    network_->mute(from, std::chrono::milliseconds(uint64_t{config_.protocol.mute_faulty_peer_ticks} *
+                                                   config_.tick_ms));
+  }
   run_output();
 }
 

@@ -14,6 +14,7 @@ InboundConnection::InboundConnection(asio::ip::tcp::socket socket, FrameReader r
                                      std::chrono::microseconds turn_budget, Sink& sink)
     : socket_(std::move(socket)),
       stall_timer_(socket_.get_executor()),
+      hold_timer_(socket_.get_executor()),
       reader_(std::move(reader)),
       stall_timeout_(stall_timeout),
       turn_budget_(turn_budget),
@@ -32,6 +33,29 @@ void InboundConnection::close() {
   boost::system::error_code ignored;
   socket_.close(ignored);
   stall_timer_.cancel();
+  hold_timer_.cancel();
+}
+
+void InboundConnection::hold_until(Clock::time_point until) {
+  if (closed_ || until <= held_until_) return;
+  held_until_ = until;
+  // A read in progress, or the turn in progress, stops at its next step.
+}
+
+void InboundConnection::wait_out_hold() {
+  if (waiting_out_hold_) return;
+  waiting_out_hold_ = true;
+  hold_timer_.expires_at(held_until_);
+  hold_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted || self->closed_) return;
+    self->waiting_out_hold_ = false;
+    if (self->held()) {  // extended meanwhile
+      self->wait_out_hold();
+      return;
+    }
+    self->last_progress_ = Clock::now();  // the peer was not stalling: we were not reading
+    self->take_turn();
+  });
 }
 
 void InboundConnection::read() {
@@ -59,6 +83,10 @@ void InboundConnection::on_read(const boost::system::error_code& ec, size_t n) {
 void InboundConnection::take_turn() {
   const Clock::time_point started = Clock::now();
   while (unread_begin_ < unread_end_) {
+    if (held()) {
+      wait_out_hold();
+      return;
+    }
     if (Clock::now() - started >= turn_budget_) {
       asio::post(socket_.get_executor(), [self = shared_from_this()] {
         if (!self->closed_) self->take_turn();
@@ -84,6 +112,10 @@ void InboundConnection::take_turn() {
       if (closed_) return;
     }
   }
+  if (held()) {
+    wait_out_hold();
+    return;
+  }
   if (reader_.mid_frame()) arm_stall_timer();
   read();
 }
@@ -100,7 +132,8 @@ void InboundConnection::arm_stall_timer() {
 
 void InboundConnection::on_stall_timer() {
   stall_timer_armed_ = false;
-  if (closed_ || !reader_.mid_frame()) return;
+  // Held: armed again when the hold ends and reading goes on.
+  if (closed_ || !reader_.mid_frame() || waiting_out_hold_) return;
   if (Clock::now() - last_progress_ >= stall_timeout_) {
     close_for(CloseReason::stalled, "stalled in the middle of a frame");
     return;

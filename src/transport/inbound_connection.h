@@ -48,6 +48,11 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
   // Closes the socket and stops reading without telling the sink.
   // Idempotent.
   void close();
+  // Hands the sink nothing more and reads nothing more until `until`
+  // (a muted peer: TCP holds back what it sends meanwhile); what was read
+  // already is handed over afterwards. The stall timeout does not run
+  // meanwhile. A later `until` extends the hold; an earlier one is ignored.
+  void hold_until(std::chrono::steady_clock::time_point until);
 
   bool is_open() const { return !closed_; }
   std::optional<ReplicaId> sender() const { return reader_.bound_sender(); }
@@ -58,12 +63,16 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
   // Feeds read_buffer_[unread_begin_, unread_end_) to the reader for one
   // turn, then reads on or posts the next turn.
   void take_turn();
+  bool held() const { return std::chrono::steady_clock::now() < held_until_; }
+  // Until the hold ends: then the turn goes on where it stopped.
+  void wait_out_hold();
   void arm_stall_timer();
   void on_stall_timer();
   void close_for(CloseReason why, const std::string& detail);
 
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer stall_timer_;
+  boost::asio::steady_timer hold_timer_;
   FrameReader reader_;
   std::chrono::milliseconds stall_timeout_;
   std::chrono::microseconds turn_budget_;
@@ -73,6 +82,8 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
   bool closed_ = false;
   bool announced_bound_ = false;
   bool stall_timer_armed_ = false;
+  bool waiting_out_hold_ = false;
+  std::chrono::steady_clock::time_point held_until_{};
   std::chrono::steady_clock::time_point last_progress_{};
   std::array<uint8_t, 64 * 1024> read_buffer_{};
 };

@@ -56,7 +56,8 @@ class Core final : public std::enable_shared_from_this<Core>, public InboundConn
         acceptor_(io),
         accept_retry_timer_(io),
         links_(replica_count_),
-        frames_received_(replica_count_, 0) {
+        frames_received_(replica_count_, 0),
+        muted_until_(replica_count_) {
     for (const PeerAddress& p : options_.peers) {
       if (p.id == options_.self) continue;
       if (links_[p.id]) {
@@ -136,6 +137,16 @@ class Core final : public std::enable_shared_from_this<Core>, public InboundConn
     return s;
   }
 
+  void mute(ReplicaId peer, std::chrono::milliseconds how_long) {
+    if (stopped_ || peer >= replica_count_) return;
+    const auto until = std::chrono::steady_clock::now() + how_long;
+    if (until <= muted_until_[peer]) return;
+    muted_until_[peer] = until;
+    for (const auto& c : inbound_) {
+      if (c->sender() == peer) c->hold_until(until);
+    }
+  }
+
   uint32_t connected_peers() const {
     uint32_t n = 0;
     for (const auto& link : links_) n += link && link->connected() ? 1 : 0;
@@ -145,6 +156,8 @@ class Core final : public std::enable_shared_from_this<Core>, public InboundConn
   // ------------------------------------------------ InboundConnection::Sink
 
   void inbound_bound(InboundConnection& connection, ReplicaId from) override {
+    // A muted peer that connects again is not heard on the new connection either.
+    if (muted_until_[from] > std::chrono::steady_clock::now()) connection.hold_until(muted_until_[from]);
     // The peer keeps one outbound connection: older ones from it are dead.
     std::vector<std::shared_ptr<InboundConnection>> stale;
     for (const auto& c : inbound_) {
@@ -251,6 +264,7 @@ class Core final : public std::enable_shared_from_this<Core>, public InboundConn
   std::vector<std::shared_ptr<OutboundLink>> links_;  // index = peer id; null: none
   std::vector<std::shared_ptr<InboundConnection>> inbound_;
   std::vector<uint64_t> frames_received_;  // index = sender id
+  std::vector<std::chrono::steady_clock::time_point> muted_until_;  // index = sender id
   NetworkStats counters_;                  // all but peers and outbound errors
 
   bool started_ = false;
@@ -278,5 +292,6 @@ void PeerNetwork::broadcast(const wire::Message& message) { impl_->core->broadca
 uint16_t PeerNetwork::listen_port() const { return impl_->core->listen_port(); }
 NetworkStats PeerNetwork::stats() const { return impl_->core->stats(); }
 uint32_t PeerNetwork::connected_peers() const { return impl_->core->connected_peers(); }
+void PeerNetwork::mute(ReplicaId peer, std::chrono::milliseconds how_long) { impl_->core->mute(peer, how_long); }
 
 }  // namespace pbft::transport

@@ -43,6 +43,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -137,6 +138,12 @@ class PeerNetwork {
   NetworkStats stats() const;
   // Peers whose outbound connection is up (self not included).
   uint32_t connected_peers() const;
+  // Reads nothing more from `peer` for `how_long`, on any connection it
+  // has or opens meanwhile (a peer caught misbehaving: TCP holds back what
+  // it sends, and this replica spends nothing on it). What was read
+  // already is handed over when the time is up; nothing is lost that
+  // the peer sent. The handler may call it.
+  void mute(ReplicaId peer, std::chrono::milliseconds how_long);
 
  private:
   struct Impl;
