@@ -160,6 +160,32 @@ int main(int argc, char** argv) {
     write("replica_primary_fuzz", "client_then_ticks_and_replays", rec);
   }
 
+  {
+    // The client protocol: client 100's requests to replica 1, each frame
+    // followed by its MAC; one with the MAC left for the target to put on,
+    // one with a MAC of zeros.
+    crypto::Keyring k = fuzz::keyring_for_replica(1);
+    k.self = fuzz::client_key(fuzz::first_client);
+    k.self_is_replica = false;
+    k.self_id = fuzz::first_client;
+    const crypto::SodiumCrypto client(k);
+    wire::Request read{fuzz::first_client, 2, kv::encode_operation({kv::OpKind::get, "k", ""}), {},
+                       wire::Request::flag_read_only};
+    read = signed_by(signers.client, read);
+    Bytes stream{0x00};
+    Bytes unmaced{0x01};
+    for (const wire::Message& m : {all[0].second, wire::Message(read)}) {
+      const Bytes frame = wire::encode_frame(fuzz::cluster_id, m);
+      const Mac mac = *client.mac_to_replica(1, frame);
+      stream.insert(stream.end(), frame.begin(), frame.end());
+      stream.insert(stream.end(), mac.begin(), mac.end());
+      unmaced.insert(unmaced.end(), frame.begin(), frame.end());
+      unmaced.insert(unmaced.end(), mac_size, 0);
+    }
+    write("client_stream_fuzz", "request_then_read", stream);
+    write("client_stream_fuzz", "macs_to_fill_in", unmaced);
+  }
+
   // HTTP: requests in text form, "\n--\n" between them.
   const std::string id = "request-id: 123e4567-e89b-12d3-a456-426614174000\n";
   const std::string json = "Content-Type: application/json\n";

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 build=${1:?build folder}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire_frame_fuzz wire_body_fuzz frame_reader_fuzz replica_fuzz replica_primary_fuzz http_api_fuzz config_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(wire_frame_fuzz wire_body_fuzz frame_reader_fuzz client_stream_fuzz replica_fuzz replica_primary_fuzz http_api_fuzz config_fuzz)
 
 stat() { grep -m1 "^stat::$2:" "$1" | awk '{print $2}'; }
 echo "| target | executions | seconds | exec/s | coverage (edges) | features | corpus | result |"

@@ -13,7 +13,7 @@ build=${1:?build folder}
 seconds=${2:?seconds per target}
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire_frame_fuzz wire_body_fuzz frame_reader_fuzz replica_fuzz replica_primary_fuzz http_api_fuzz config_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(wire_frame_fuzz wire_body_fuzz frame_reader_fuzz client_stream_fuzz replica_fuzz replica_primary_fuzz http_api_fuzz config_fuzz)
 
 mkdir -p "$build/logs"
 failed=()

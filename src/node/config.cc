@@ -923,6 +923,7 @@ void apply_env_overrides(NodeConfig& target, const Getenv& getenv) {
   env_number(getenv, "PBFT_VIEW_CHANGE_TIMEOUT_MS", "protocol.view_change_timeout_ms",
              config.view_change_timeout_ms);
   env_number(getenv, "PBFT_BATCH_REQUESTS_MAX", "protocol.batch_requests_max", config.protocol.batch_requests_max);
+  env_number(getenv, "PBFT_BATCH_REQUESTS_MIN", "protocol.batch_requests_min", config.protocol.batch_requests_min);
   env_number(getenv, "PBFT_TICK_MS", "protocol.tick_ms", config.tick_ms);
   env_number(getenv, "PBFT_BODY_BYTES_MAX", "limits.body_bytes_max", config.body_bytes_max);
   env_number(getenv, "PBFT_REQUEST_TIMEOUT_MS", "limits.request_timeout_ms", config.request_timeout_ms);

@@ -290,6 +290,7 @@ TEST_F(ClusterTest, EnvOverrides) {
                                  {"PBFT_WINDOW_SIZE", "60"},
                                  {"PBFT_VIEW_CHANGE_TIMEOUT_MS", "1001"},
                                  {"PBFT_BATCH_REQUESTS_MAX", "12"},
+                                 {"PBFT_BATCH_REQUESTS_MIN", "3"},
                                  {"PBFT_TICK_MS", "5"},
                                  {"PBFT_BODY_BYTES_MAX", "4096"},
                                  {"PBFT_REQUEST_TIMEOUT_MS", "2500"},
@@ -307,6 +308,7 @@ TEST_F(ClusterTest, EnvOverrides) {
   EXPECT_EQ(c.protocol.state_fetch_retry_ticks, 201u);
   EXPECT_EQ(c.protocol.status_interval_ticks, 20u);
   EXPECT_EQ(c.protocol.batch_requests_max, 12u);
+  EXPECT_EQ(c.protocol.batch_requests_min, 3u);
   EXPECT_EQ(c.tick_ms, 5u);
   EXPECT_EQ(c.body_bytes_max, 4096u);
   EXPECT_EQ(c.request_timeout_ms, 2500u);
