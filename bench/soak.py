@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,12 @@ def main():
     root = tempfile.mkdtemp(prefix="pbft-soak-")
     system = PbftSystem("pbft-kv n=4", 4, root, args.bin_dir)
     log("starting 4 replicas in %s" % root)
-    system.start()
+    try:
+        system.start()
+    except BaseException:
+        system.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     pids = system.pids()
     out_json = os.path.join(root, "load.json")
     argv = [os.path.join(args.bin_dir, "pbft-loadgen"), "--target", ",".join(system.targets()),
@@ -88,6 +94,7 @@ def main():
             load.kill()
             load.wait()
         system.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
     settled = next((s for s in samples if s["t_s"] >= args.settle_s), samples[0])
     half = next((s for s in samples if s["t_s"] >= samples[-1]["t_s"] / 2), samples[0])

@@ -3,19 +3,24 @@
 // into arbitrary pieces, and each MAC checked as transport::ClientServer
 // checks it (SodiumCrypto::verify_client_mac). Input: one control byte, then
 // the stream.
-//   bit 0: put client 100's MAC on every complete frame, as the client
-//          computes it, so that the fuzzer gets past the MAC; otherwise the
-//          MACs are whatever the input holds.
+//   bit 0: put on every complete frame the MAC of the client its request
+//          names (clients 100-103; client 100 for anything else), as that
+//          client computes it, so that the fuzzer gets past the MAC;
+//          otherwise the MACs are whatever the input holds.
 //   bits 1-7: seed of the piece sizes.
 // Checks: the pieces a stream arrives in do not change what is read; every
 // message's frame and MAC are the bytes the stream holds at that place; a
-// MAC verifies exactly when it is the one the client computes over that
-// frame (a forged or misplaced MAC never does); re-encoding the message
+// request's MAC, checked under the client the request names (as the
+// listener checks it), verifies exactly when it is the one that client
+// computes over that frame (a forged, misplaced or other client's MAC
+// never does; a client the replica does not know never verifies); re-encoding the message
 // gives a frame that decodes to it again; a fault is final; nothing over
 // the body limit is buffered waiting for its end.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <variant>
 #include <vector>
 
 #include "fuzz_check.h"
@@ -29,19 +34,25 @@ using transport::FrameSplitter;
 namespace {
 
 constexpr ReplicaId self = 1;
-constexpr ClientId client_id = fuzz::first_client;
 constexpr size_t body_bytes_max = 64u << 10;
 
 struct Keys {
   std::unique_ptr<crypto::SodiumCrypto> replica;
-  std::unique_ptr<crypto::SodiumCrypto> client;
+  std::vector<std::unique_ptr<crypto::SodiumCrypto>> clients;  // first_client + i
   Keys() {
     replica = std::make_unique<crypto::SodiumCrypto>(fuzz::keyring_for_replica(self));
-    crypto::Keyring k = fuzz::keyring_for_replica(self);
-    k.self = fuzz::client_key(client_id);
-    k.self_is_replica = false;
-    k.self_id = client_id;
-    this->client = std::make_unique<crypto::SodiumCrypto>(k);
+    for (ClientId c = fuzz::first_client; c < fuzz::first_client + fuzz::client_count; ++c) {
+      crypto::Keyring k = fuzz::keyring_for_replica(self);
+      k.self = fuzz::client_key(c);
+      k.self_is_replica = false;
+      k.self_id = c;
+      clients.push_back(std::make_unique<crypto::SodiumCrypto>(k));
+    }
+  }
+  // The client's own MAC over `frame`, if it is one of the known clients.
+  std::optional<Mac> mac_of(ClientId c, ByteView frame) const {
+    if (c < fuzz::first_client || c >= fuzz::first_client + fuzz::client_count) return std::nullopt;
+    return clients[c - fuzz::first_client]->mac_to_replica(self, frame);
   }
 };
 const Keys& keys() {
@@ -60,8 +71,14 @@ void remac(Bytes& stream) {
   while (stream.size() - pos >= wire::frame_header_size) {
     const uint64_t size = wire::frame_header_size + uint64_t{le32(stream.data() + pos + 16)};
     if (stream.size() - pos < size + mac_size) return;
-    const std::optional<Mac> mac = keys().client->mac_to_replica(self, ByteView(stream).subspan(pos, size));
-    FUZZ_CHECK(mac.has_value(), "the client has a key for every replica");
+    const ByteView frame = ByteView(stream).subspan(pos, size);
+    ClientId c = fuzz::first_client;
+    const wire::Decoded<wire::Message> m = wire::decode_frame(frame, fuzz::cluster_id);
+    if (m.ok()) {
+      if (const auto* r = std::get_if<wire::Request>(&*m.value); r && keys().mac_of(r->client, frame)) c = r->client;
+    }
+    const std::optional<Mac> mac = keys().mac_of(c, frame);
+    FUZZ_CHECK(mac.has_value(), "a known client has a key for every replica");
     std::copy(mac->begin(), mac->end(), stream.begin() + static_cast<std::ptrdiff_t>(pos + size));
     pos += size + mac_size;
   }
@@ -107,9 +124,12 @@ std::vector<Seen> run(ByteView stream, Piece piece) {
       consumed += ev.frame.size() + mac_size;
       Mac mac{};
       std::copy(ev.trailer.begin(), ev.trailer.end(), mac.begin());
-      const bool ok = keys().replica->verify_client_mac(client_id, ev.frame, mac);
-      const std::optional<Mac> expected = keys().client->mac_to_replica(self, ev.frame);
-      FUZZ_CHECK(ok == (expected == mac), "a MAC verifies exactly when it is the client's over this frame");
+      bool ok = false;
+      if (const auto* r = std::get_if<wire::Request>(&*ev.message)) {
+        ok = keys().replica->verify_client_mac(r->client, ev.frame, mac);
+        const std::optional<Mac> expected = keys().mac_of(r->client, ev.frame);
+        FUZZ_CHECK(ok == (expected == mac), "a MAC verifies exactly when it is the named client's over this frame");
+      }
       const wire::Decoded<wire::Message> again =
           wire::decode_frame(wire::encode_frame(fuzz::cluster_id, *ev.message), fuzz::cluster_id);
       FUZZ_CHECK(again.ok() && *again.value == *ev.message, "a message encodes to a frame that decodes to it");
@@ -127,13 +147,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Bytes stream(data + 1, data + size);
   if (control & 1) remac(stream);
 
-  const std::vector<Seen> whole = run(stream, [](size_t) { return SIZE_MAX; });
-  uint64_t state = (control >> 1) * 0x9e3779b97f4a7c15ull + stream.size();
-  const std::vector<Seen> pieces = run(stream, [&](size_t) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const uint64_t r = state >> 33;
-    return static_cast<size_t>(r % 4 == 0 ? 1 : r % 97);
-  });
-  FUZZ_CHECK(whole == pieces, "the pieces a stream arrives in do not change what is read");
+  fuzz::check_pieces_do_not_matter(stream, control >> 1, [](const Bytes& s, auto piece) { return run(s, piece); });
   return 0;
 }

@@ -64,13 +64,13 @@ struct Config {
     if (quorum_override_for_tests != 0) q.q = quorum_override_for_tests;
     return q;
   }
-  // Returns an empty string when the settings are consistent, else what is wrong.
   // Whether the primary may close one more batch with `waiting` requests
   // waiting (or more) and `in_flight` batches proposed and not executed.
   bool pipeline_has_room(uint64_t in_flight, uint64_t waiting) const {
     if (in_flight >= pipeline_depth_max) return false;
     return in_flight == 0 || waiting >= in_flight * batch_requests_min;
   }
+  // Returns an empty string when the settings are consistent, else what is wrong.
   const char* validate() const {
     if (replica_count < 1) return "replica_count must be at least 1";
     if (checkpoint_interval < 1) return "checkpoint_interval must be at least 1";

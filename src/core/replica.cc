@@ -195,9 +195,12 @@ void Replica::check_primary_speed() {
   if (config_.proposal_timeout_ticks == 0 || awaiting_proposal_.empty() || !d_.view_active || is_primary())
     return;
   const Seq in_flight = d_.last_proposed > d_.last_executed ? d_.last_proposed - d_.last_executed : 0;
-  // The primary's queue holds at least what this backup watches.
-  const bool room = config_.pipeline_has_room(in_flight, awaiting_proposal_.size()) &&
-                    d_.last_proposed < d_.stable_seq + config_.window_size;
+  // Only the hard limits excuse it. Config::batch_requests_min lets a
+  // correct primary hold a request only until the batches in flight
+  // execute, well within the timeout; excusing it for that would let a
+  // faulty primary that keeps one small batch in flight leave one client
+  // out for ever.
+  const bool room = in_flight < config_.pipeline_depth_max && d_.last_proposed < d_.stable_seq + config_.window_size;
   if (!room) {
     // A full pipeline excuses the primary: the wait starts again when it
     // has room.

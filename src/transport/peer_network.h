@@ -139,7 +139,7 @@ class PeerNetwork {
   // Peers whose outbound connection is up (self not included).
   uint32_t connected_peers() const;
   // Reads nothing more from `peer` for `how_long`, on any connection it
-  // has or opens meanwhile (a peer caught misbehaving: TCP holds back what
+  // has or opens meanwhile (of a new one, the first frame only) (a peer caught misbehaving: TCP holds back what
   // it sends, and this replica spends nothing on it). What was read
   // already is handed over when the time is up; nothing is lost that
   // the peer sent. The handler may call it.

@@ -220,17 +220,17 @@ TEST_F(PeerNetworkTest, WithoutFairTurnsTheFloodGoesFirst) {
 
 TEST_F(PeerNetworkTest, AMutedPeerIsNotReadUntilItsTimeIsUpAndLosesNothing) {
   // A stall timeout shorter than the mute: a held connection must not
-  // count as stalled, even with a frame half read.
+  // count as stalled.
   make_cluster(3, [](PeerNetworkOptions& o) { o.inbound_stall_timeout_ms = 100; });
   nodes_[0]->on_message = [&](ReplicaId from, const wire::Message&) {
-    if (from == 1 && nodes_[0]->received[1].empty()) nodes_[0]->net->mute(1, 400ms);
+    if (from == 1 && nodes_[0]->received[1].empty()) nodes_[0]->net->mute(1, 1500ms);
   };
   nodes_[1]->net->send(0, sample_message(1, 0));
   ASSERT_TRUE(run_until(io_, [&] { return nodes_[0]->received[1].size() == 1; }));
   for (uint64_t i = 1; i <= 20; ++i) nodes_[1]->net->send(0, i == 10 ? large_request(1, 1u << 20) : sample_message(1, i));
   nodes_[2]->net->send(0, sample_message(2, 0));
   ASSERT_TRUE(run_until(io_, [&] { return nodes_[0]->received[2].size() == 1; })) << "others are heard";
-  run_for(io_, 250ms);
+  run_for(io_, 500ms);
   EXPECT_EQ(nodes_[0]->received[1].size(), 1u) << "nothing read from the muted peer";
   ASSERT_TRUE(run_until(io_, [&] { return nodes_[0]->received[1].size() == 21; }, 5s));
   for (uint64_t i = 1; i <= 20; ++i) {
