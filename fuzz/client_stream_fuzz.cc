@@ -60,16 +60,11 @@ const Keys& keys() {
   return k;
 }
 
-uint32_t le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
-         static_cast<uint32_t>(p[3]) << 24;
-}
-
 // Puts the client's MAC after every complete frame.
 void remac(Bytes& stream) {
   size_t pos = 0;
   while (stream.size() - pos >= wire::frame_header_size) {
-    const uint64_t size = wire::frame_header_size + uint64_t{le32(stream.data() + pos + 16)};
+    const uint64_t size = wire::frame_header_size + uint64_t{fuzz::le32(stream.data() + pos + 16)};
     if (stream.size() - pos < size + mac_size) return;
     const ByteView frame = ByteView(stream).subspan(pos, size);
     ClientId c = fuzz::first_client;

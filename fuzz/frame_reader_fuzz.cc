@@ -38,17 +38,12 @@ const Keys& keys() {
   return k;
 }
 
-uint32_t le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
-         static_cast<uint32_t>(p[3]) << 24;
-}
-
 // Puts the sender's MAC on every complete record whose sender is a peer.
 void remac(Bytes& stream) {
   size_t pos = 0;
   while (stream.size() - pos >= transport::record_prefix_size) {
     const ReplicaId sender = transport::read_sender_id(ByteView(stream).subspan(pos));
-    const uint64_t body = le32(stream.data() + pos + transport::sender_id_size + 16);
+    const uint64_t body = fuzz::le32(stream.data() + pos + transport::sender_id_size + 16);
     const uint64_t record = transport::record_prefix_size + body;
     if (stream.size() - pos < record + mac_size) return;
     if (sender < fuzz::replica_count && sender != self) {

@@ -18,6 +18,12 @@
 
 namespace pbft::fuzz {
 
+// A little-endian 32-bit field of an input (the wire's byte order).
+inline uint32_t le32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
+}
+
 // Reads a stream twice through `run(stream, piece)`, which feeds it in
 // pieces of at most piece(i) bytes and returns what was read: whole, and in
 // pieces whose sizes come from `seed` (often one byte, sometimes none).
