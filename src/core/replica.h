@@ -20,6 +20,7 @@
 #include "core/client_table.h"
 #include "core/config.h"
 #include "core/output.h"
+#include "core/request_bundle.h"
 #include "core/state_machine.h"
 #include "crypto/crypto.h"
 #include "wire/messages.h"
@@ -296,6 +297,9 @@ class Replica {
   // their gateway's link, or taken from an accepted batch): checked before
   // this replica, as primary, proposes them.
   std::set<ClientId> unchecked_;
+  // Bundle roots whose signatures checked (core/request_bundle.h): the
+  // other requests of a bundle cost no signature check.
+  mutable VerifiedBundles verified_bundles_;
   // Backups: requests from a gateway's link not yet in a pre-prepare
   // (Config::proposal_timeout_ticks).
   struct Awaiting {

@@ -90,7 +90,7 @@ void Replica::handle_request(const wire::Request& request, Source source) {
 }
 
 bool Replica::client_signed(const wire::Request& request) const {
-  return crypto_.verify_client(request.client, wire::signing_bytes(request), request.sig);
+  return check_client_signature(crypto_, request, verified_bundles_);
 }
 
 void Replica::answer_read_only(const wire::Request& request) {

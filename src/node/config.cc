@@ -269,7 +269,7 @@ constexpr std::string_view protocol_keys[] = {
     "batch_requests_min",     "view_change_timeout_ms", "status_interval_ms", "tick_ms"};
 constexpr std::string_view limits_keys[] = {
     "body_bytes_max",   "key_bytes_max",          "value_bytes_max",           "request_timeout_ms",
-    "request_retry_ms", "client_connections_max", "client_requests_per_second"};
+    "request_retry_ms", "request_bundle_max",     "client_connections_max",    "client_requests_per_second"};
 constexpr std::string_view replica_keys[] = {"id", "host", "replica_port", "http_port", "client_port",
                                              "public_key"};
 constexpr std::string_view client_keys[] = {"id", "public_key"};
@@ -474,6 +474,9 @@ std::string cluster_toml(uint32_t self, const std::vector<Member>& members, uint
   append_line(s, "# How long an HTTP request waits for its answer, and how often it is resent.");
   append_line(s, "request_timeout_ms = " + std::to_string(defaults.request_timeout_ms));
   append_line(s, "request_retry_ms = " + std::to_string(defaults.request_retry_ms));
+  append_line(s, "# Requests the HTTP gateway signs with one signature (a Merkle tree of the");
+  append_line(s, "# requests of one turn of its event loop); 1 signs each one alone.");
+  append_line(s, "request_bundle_max = " + std::to_string(defaults.request_bundle_max));
   append_line(s, "# Binary-protocol clients connected at once, and requests each client may send");
   append_line(s, "# per second over all its connections (past it, its connections wait).");
   append_line(s, "client_connections_max = " + std::to_string(defaults.client_connections_max));
@@ -723,6 +726,9 @@ void validate(const NodeConfig& config) {
                                       " (the operation it becomes must fit a request on the wire)");
   if (config.request_timeout_ms == 0) fail("limits.request_timeout_ms", "must be at least 1");
   if (config.request_retry_ms == 0) fail("limits.request_retry_ms", "must be at least 1");
+  if (config.request_bundle_max == 0 || config.request_bundle_max > (1u << wire::Request::bundle_depth_max))
+    fail("limits.request_bundle_max", std::to_string(config.request_bundle_max) + " is not 1.." +
+                                          std::to_string(1u << wire::Request::bundle_depth_max));
   if (config.client_connections_max == 0) fail("limits.client_connections_max", "must be at least 1");
   if (config.client_requests_per_second == 0) fail("limits.client_requests_per_second", "must be at least 1");
   if (config.log_filter.empty()) fail("PBFT_LOG", "must not be empty");
@@ -836,6 +842,7 @@ NodeConfig parse_config_text(const std::string& contents, const std::string& pat
     read_uint(l, "value_bytes_max", "limits", config.value_bytes_max);
     read_uint(l, "request_timeout_ms", "limits", config.request_timeout_ms);
     read_uint(l, "request_retry_ms", "limits", config.request_retry_ms);
+    read_uint(l, "request_bundle_max", "limits", config.request_bundle_max);
     read_uint(l, "client_connections_max", "limits", config.client_connections_max);
     read_uint(l, "client_requests_per_second", "limits", config.client_requests_per_second);
   }
@@ -927,6 +934,7 @@ void apply_env_overrides(NodeConfig& target, const Getenv& getenv) {
   env_number(getenv, "PBFT_TICK_MS", "protocol.tick_ms", config.tick_ms);
   env_number(getenv, "PBFT_BODY_BYTES_MAX", "limits.body_bytes_max", config.body_bytes_max);
   env_number(getenv, "PBFT_REQUEST_TIMEOUT_MS", "limits.request_timeout_ms", config.request_timeout_ms);
+  env_number(getenv, "PBFT_REQUEST_BUNDLE_MAX", "limits.request_bundle_max", config.request_bundle_max);
   env_string(getenv, "PBFT_LOG", config.log_filter);
   if (const char* raw = getenv("PBFT_STORAGE"); raw != nullptr && *raw != '\0')
     config.storage_engine = storage_engine_setting(raw, "PBFT_STORAGE (sets storage.engine)");

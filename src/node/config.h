@@ -31,6 +31,7 @@
 //   value_bytes_max = 1048576
 //   request_timeout_ms = 10000
 //   request_retry_ms = 1000
+//   request_bundle_max = 32           # gateway requests under one signature (1..65536)
 //   client_connections_max = 1024     # binary-protocol clients connected at once
 //   client_requests_per_second = 1000 # per client, over all its connections; then its connections wait
 //   [[replicas]]                       # one per member, ids 0..n-1 in order
@@ -49,7 +50,7 @@
 // PBFT_REPLICA_LISTEN, PBFT_CLIENT_LISTEN, PBFT_CHECKPOINT_INTERVAL, PBFT_WINDOW_SIZE,
 // PBFT_VIEW_CHANGE_TIMEOUT_MS, PBFT_BATCH_REQUESTS_MAX,
 // PBFT_BATCH_REQUESTS_MIN, PBFT_TICK_MS,
-// PBFT_BODY_BYTES_MAX, PBFT_REQUEST_TIMEOUT_MS, PBFT_STORAGE, PBFT_SYNC,
+// PBFT_BODY_BYTES_MAX, PBFT_REQUEST_TIMEOUT_MS, PBFT_REQUEST_BUNDLE_MAX, PBFT_STORAGE, PBFT_SYNC,
 // PBFT_LOG (log filter).
 #pragma once
 
@@ -137,6 +138,8 @@ struct NodeConfig {
   uint64_t value_bytes_max = 1u << 20;
   uint32_t request_timeout_ms = 10000;
   uint32_t request_retry_ms = 1000;
+  // Gateway requests signed together (node/gateway.h); 1: each alone.
+  uint32_t request_bundle_max = 32;
   uint32_t client_connections_max = 1024;
   uint32_t client_requests_per_second = 1000;
   std::string log_filter = "info";

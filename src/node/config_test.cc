@@ -294,6 +294,7 @@ TEST_F(ClusterTest, EnvOverrides) {
                                  {"PBFT_TICK_MS", "5"},
                                  {"PBFT_BODY_BYTES_MAX", "4096"},
                                  {"PBFT_REQUEST_TIMEOUT_MS", "2500"},
+                                 {"PBFT_REQUEST_BUNDLE_MAX", "4"},
                                  {"PBFT_LOG", "debug"}}));
   EXPECT_EQ(c.cluster_id, 99u);
   EXPECT_EQ(c.data_dir, "/tmp/elsewhere");
@@ -312,7 +313,18 @@ TEST_F(ClusterTest, EnvOverrides) {
   EXPECT_EQ(c.tick_ms, 5u);
   EXPECT_EQ(c.body_bytes_max, 4096u);
   EXPECT_EQ(c.request_timeout_ms, 2500u);
+  EXPECT_EQ(c.request_bundle_max, 4u);
   EXPECT_EQ(c.log_filter, "debug");
+}
+
+TEST_F(ClusterTest, RequestBundleMaxMustFitABundlePath) {
+  EXPECT_EQ(load_config_file(toml(0)).request_bundle_max, 32u);
+  edit(toml(0), "request_bundle_max = 32", "request_bundle_max = 0");
+  EXPECT_ERROR_STARTS(load_config_file(toml(0)), "limits.request_bundle_max: 0 is not 1..65536");
+  edit(toml(1), "request_bundle_max = 32", "request_bundle_max = 65537");
+  EXPECT_ERROR_STARTS(load_config_file(toml(1)), "limits.request_bundle_max: 65537 is not 1..65536");
+  edit(toml(2), "request_bundle_max = 32", "request_bundle_max = 1");
+  EXPECT_EQ(load_config_file(toml(2)).request_bundle_max, 1u);
 }
 
 TEST_F(ClusterTest, EnvNodeIdAndKeyFile) {

@@ -1,9 +1,12 @@
 #include "node/gateway.h"
 
+#include <algorithm>
+#include <boost/asio/post.hpp>
 #include <chrono>
 
 #include "common/assert.h"
 #include "common/client_id.h"
+#include "core/request_bundle.h"
 #include "wire/codec.h"
 
 namespace pbft::node {
@@ -55,9 +58,11 @@ void Gateway::open(const kv::Operation& op, uint8_t flags, bool fast, Done done)
       io_, std::chrono::milliseconds(options_.timeout_ms));
   call.serial = ++serials_;
   call.deadline->async_wait([this, slot, serial = call.serial](auto ec) {
-    // A slot is reused: the serial tells this call from a later one.
+    // A slot is reused: the serial tells this call from a later one. An
+    // aborted wait may outlive the gateway: nothing of it is touched then.
+    if (ec) return;
     auto it = calls_.find(slot);
-    if (ec || it == calls_.end() || it->second.serial != serial) return;
+    if (it == calls_.end() || it->second.serial != serial) return;
     finish(slot, GatewayTimeout{});
   });
   call.retry = std::make_unique<boost::asio::steady_timer>(io_);
@@ -67,18 +72,51 @@ void Gateway::open(const kv::Operation& op, uint8_t flags, bool fast, Done done)
 void Gateway::start(uint32_t slot, Call& call, uint8_t flags) {
   call.request.timestamp = next_timestamp();
   call.request.flags = flags;
-  call.request.sig = crypto_.sign(wire::signing_bytes(call.request));
   call.votes.clear();
   call.answered.clear();
-  wire::Request request = call.request;
   arm_retry(slot);
-  // To every replica at once: each one then has the request from this
-  // replica's authenticated link and need not check its signature when
-  // the primary's pre-prepare brings it (see Replica::Source). Itself
-  // last: it may answer at once (n = 1), and the call is armed first.
-  for (ReplicaId r = 0; r < options_.replica_count; ++r)
-    if (r != options_.self) send_(r, request);
-  send_(options_.self, request);
+  if (!call.unsigned_) to_sign_.emplace_back(slot, call.serial);
+  call.unsigned_ = true;
+  if (sign_posted_) return;
+  sign_posted_ = true;
+  boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.lock()) sign_and_send();
+  });
+}
+
+// At the end of the turn: every request started in it, signed in bundles
+// of at most bundle_requests_max, then sent to every replica at once: each
+// one then has the request from this replica's authenticated link and
+// need not check its signature when the primary's pre-prepare brings it
+// (see Replica::Source). Itself last: it may answer at once (n = 1).
+void Gateway::sign_and_send() {
+  sign_posted_ = false;
+  std::vector<uint32_t> slots;
+  for (auto [slot, serial] : to_sign_) {
+    auto it = calls_.find(slot);
+    if (it != calls_.end() && it->second.serial == serial && it->second.unsigned_) {
+      it->second.unsigned_ = false;
+      slots.push_back(slot);
+    }
+  }
+  to_sign_.clear();
+  const size_t per_bundle = std::max<uint32_t>(1, options_.bundle_requests_max);
+  std::vector<wire::Request> requests;
+  for (size_t first = 0; first < slots.size(); first += per_bundle) {
+    std::vector<wire::Request*> bundle;
+    for (size_t i = first; i < std::min(slots.size(), first + per_bundle); ++i)
+      bundle.push_back(&calls_.at(slots[i]).request);
+    core::sign_bundle(crypto_, bundle);
+    ++signatures_;
+    signed_requests_ += bundle.size();
+    for (wire::Request* r : bundle) requests.push_back(*r);
+  }
+  // Copies: an answer at once finishes its call.
+  for (const wire::Request& request : requests) {
+    for (ReplicaId r = 0; r < options_.replica_count; ++r)
+      if (r != options_.self) send_(r, request);
+    send_(options_.self, request);
+  }
 }
 
 // The fast path could not answer: the same read, ordered, as a new request
@@ -95,14 +133,16 @@ void Gateway::arm_retry(uint32_t slot) {
   Call& call = calls_.at(slot);
   call.retry->expires_after(std::chrono::milliseconds(call.fast ? options_.fast_fallback_ms : options_.retry_ms));
   call.retry->async_wait([this, slot, ts = call.request.timestamp](auto ec) {
+    if (ec) return;  // aborted: perhaps with the gateway gone
     auto it = calls_.find(slot);
-    if (ec || it == calls_.end() || it->second.request.timestamp != ts) return;
+    if (it == calls_.end() || it->second.request.timestamp != ts) return;
     if (it->second.fast) {
       fall_back(slot);
       return;
     }
     wire::Request request = it->second.request;
     arm_retry(slot);
+    if (it->second.unsigned_) return;  // not sent yet: sign_and_send does
     for (ReplicaId r = 0; r < options_.replica_count; ++r) send_(r, request);
   });
 }

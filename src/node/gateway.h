@@ -7,6 +7,11 @@
 // replica again (so a dead primary is noticed and replaced). The answer is accepted only when f+1 distinct replicas sent
 // the same result, and the request fails after the timeout.
 //
+// The requests of one turn of the event loop are signed together, with one
+// signature over a Merkle tree of them (core/request_bundle.h), at the end
+// of the turn, and only then sent: under load one Ed25519 signature here,
+// and one check at the primary, covers many requests.
+//
 // A request submitted with a proof asked for carries
 // Request::flag_signed_reply: every replica signs its reply, the gateway
 // counts only replies whose signature checks, and answers with the f+1
@@ -51,6 +56,7 @@ struct GatewayOptions {
   uint32_t clients_max = 4096;    // concurrent requests
   uint32_t retry_ms = 1000;
   uint32_t timeout_ms = 10000;
+  uint32_t bundle_requests_max = 32;  // requests under one signature; 1: each signed alone
 };
 
 struct GatewayTimeout {};
@@ -87,6 +93,9 @@ class Gateway {
   size_t in_flight() const { return calls_.size(); }
   // Fast reads that had to be ordered instead.
   uint64_t fast_fallbacks() const { return fast_fallbacks_; }
+  // Signatures made, and the requests they covered.
+  uint64_t signatures() const { return signatures_; }
+  uint64_t signed_requests() const { return signed_requests_; }
 
  private:
   struct Call {
@@ -100,13 +109,16 @@ class Gateway {
     uint32_t quorum = 1;
     bool fast = false;
     uint64_t serial = 0;  // tells this call from later ones in the slot
+    bool unsigned_ = false;  // started, waiting for the end of the turn to be signed and sent
     std::unique_ptr<boost::asio::steady_timer> retry;
     std::unique_ptr<boost::asio::steady_timer> deadline;
   };
   void arm_retry(uint32_t slot);
-  // Starts `call` as a new request (a new timestamp, signed) and sends it
-  // to every replica.
+  // Starts `call` as a new request (a new timestamp); sign_and_send signs
+  // it, with the others started in this turn, and sends it to every
+  // replica.
   void start(uint32_t slot, Call& call, uint8_t flags);
+  void sign_and_send();
   void fall_back(uint32_t slot);
   void open(const kv::Operation& op, uint8_t flags, bool fast, Done done);
   void finish(uint32_t slot, GatewayOutcome outcome);
@@ -121,6 +133,12 @@ class Gateway {
   uint64_t last_timestamp_ = 0;
   uint64_t fast_fallbacks_ = 0;
   uint64_t serials_ = 0;
+  uint64_t signatures_ = 0;
+  uint64_t signed_requests_ = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> to_sign_;
+  bool sign_posted_ = false;  // (slot, serial), in the order started
+  // Tells a posted sign_and_send whether this gateway still exists.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace pbft::node

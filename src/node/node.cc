@@ -94,6 +94,7 @@ Node::Node(boost::asio::io_context& io, NodeConfig config)
   g.fast_quorum = quorum.n;
   g.retry_ms = config_.request_retry_ms;
   g.timeout_ms = config_.request_timeout_ms;
+  g.bundle_requests_max = config_.request_bundle_max;
   gateway_ = std::make_unique<Gateway>(
       io, g, crypto_, [this](ReplicaId to, const wire::Request& r) { send_request(to, r); });
   http::ServerOptions h;
@@ -189,10 +190,14 @@ void Node::on_client_request(transport::ClientServer::ConnectionId from, wire::R
   if (gateway_of(request.client)) return;
   ClientRoute& route = client_links_[request.client];
   if (!read_only) {
-    const Bytes signed_bytes = wire::signing_bytes(request);
-    const std::pair<Digest, Signature> seen{crypto_.digest(signed_bytes), request.sig};
+    // What was checked is the whole request, a bundle path included: a
+    // copy with another path must be checked again.
+    Bytes checked_bytes = wire::signing_bytes(request);
+    for (const Digest& d : request.bundle_path) checked_bytes.insert(checked_bytes.end(), d.bytes.begin(), d.bytes.end());
+    for (int i = 0; i < 4; ++i) checked_bytes.push_back(static_cast<uint8_t>(request.bundle_index >> (8 * i)));
+    const std::pair<Digest, Signature> seen{crypto_.digest(checked_bytes), request.sig};
     if (route.checked != seen) {
-      if (!crypto_.verify_client(request.client, signed_bytes, request.sig)) {
+      if (!core::check_client_signature(crypto_, request, verified_bundles_)) {
         ++client_bad_signatures_;
         if (route.connections.empty()) client_links_.erase(request.client);
         clients_->close(from);  // a correct client never sends one

@@ -138,6 +138,7 @@ class Node final : public http::KvBackend, public http::OpsBackend {
   static constexpr size_t client_route_connections_max = 4;
   std::map<ClientId, ClientRoute> client_links_;
   uint64_t client_bad_signatures_ = 0;  // requests refused: not signed by a known client
+  core::VerifiedBundles verified_bundles_;  // bundle roots of binary-protocol clients checked here
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer propose_timer_;  // Misbehaviour::slow_primary
   bool stopped_ = false;

@@ -165,6 +165,11 @@ std::string Node::metrics_text() {
   w.single("pbft_fast_read_fallbacks_total", T::counter,
            "Fast reads this gateway had to order instead (answers differed or came late).",
            static_cast<double>(gateway_->fast_fallbacks()));
+  w.single("pbft_gateway_signatures_total", T::counter,
+           "Signatures this gateway made over its requests (one per bundle, core/request_bundle.h).",
+           static_cast<double>(gateway_->signatures()));
+  w.single("pbft_gateway_signed_requests_total", T::counter, "Requests those signatures covered.",
+           static_cast<double>(gateway_->signed_requests()));
   w.single("pbft_snapshot_exports", T::gauge, "Checkpoints kept for snapshot clients (GET /api/v1/snapshot).",
            static_cast<double>(exports_.size()));
   w.single("pbft_snapshot_export_bytes_total", T::counter, "State and chunk bytes served to snapshot clients.",

@@ -42,11 +42,19 @@ class Writer {
 };
 
 void put(Writer& w, const Request& m) {
+  const bool bundled = (m.flags & Request::flag_bundled) != 0;
+  PBFT_ASSERT(bundled == !m.bundle_path.empty() && m.bundle_path.size() <= Request::bundle_depth_max &&
+                  (bundled || m.bundle_index == 0),
+              "a request's bundle path is set exactly when it is bundled, at most bundle_depth_max deep");
   w.u64(m.client);
   w.u64(m.timestamp);
   w.bytes(m.operation, operation_bytes_max, "operation bytes");
   w.u8(m.flags);
   w.sig(m.sig);
+  if (!bundled) return;
+  w.u8(static_cast<uint8_t>(m.bundle_path.size()));
+  w.u32(m.bundle_index);
+  for (const Digest& d : m.bundle_path) w.digest(d);
 }
 
 template <typename T>
@@ -299,7 +307,16 @@ bool get(Reader& r, Request& m) {
         r.bytes(m.operation, operation_bytes_max, "operation bytes") && r.u8(m.flags)))
     return false;
   if ((m.flags & ~Request::flags_known) != 0) return r.fail("unknown request flags");
-  return r.sig(m.sig);
+  if (!r.sig(m.sig)) return false;
+  if ((m.flags & Request::flag_bundled) == 0) return true;
+  uint8_t depth = 0;
+  if (!(r.u8(depth) && r.u32(m.bundle_index))) return false;
+  if (depth == 0 || depth > Request::bundle_depth_max) return r.fail("bundle path depth not 1..16");
+  if (depth < 32 && m.bundle_index >> depth != 0) return r.fail("bundle index past its path");
+  m.bundle_path.resize(depth);
+  for (Digest& d : m.bundle_path)
+    if (!r.digest(d)) return false;
+  return true;
 }
 
 bool get(Reader& r, PrePrepare& m) {
@@ -495,6 +512,28 @@ Bytes signing_bytes(const Request& m) {
   w.u64(m.timestamp);
   w.bytes(m.operation, operation_bytes_max, "operation bytes");
   w.u8(m.flags);
+  return out;
+}
+
+Bytes bundle_leaf_bytes(const Request& m) {
+  Bytes out;
+  Writer w = signing_writer(out, "pbft/request-leaf/v1");
+  w.raw(signing_bytes(m));
+  return out;
+}
+
+Bytes bundle_node_bytes(const Digest& left, const Digest& right) {
+  Bytes out;
+  Writer w = signing_writer(out, "pbft/request-node/v1");
+  w.digest(left);
+  w.digest(right);
+  return out;
+}
+
+Bytes bundle_signing_bytes(const Digest& root) {
+  Bytes out;
+  Writer w = signing_writer(out, "pbft/request-bundle/v1");
+  w.digest(root);
   return out;
 }
 

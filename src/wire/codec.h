@@ -75,6 +75,14 @@ Bytes signing_bytes(const Prepare& m);
 Bytes signing_bytes(const Checkpoint& m);
 Bytes signing_bytes(const ViewChange& m);
 Bytes signing_bytes(const NewView& m);
+// A bundle of requests (Request::flag_bundled, core/request_bundle.h): the
+// bytes of a leaf (a request's signing bytes under another tag), of an
+// inner node (its two children's digests) and what the bundle's one
+// signature covers (the root). Distinct tags: no leaf passes for a node,
+// no root signature for another message's.
+Bytes bundle_leaf_bytes(const Request& m);
+Bytes bundle_node_bytes(const Digest& left, const Digest& right);
+Bytes bundle_signing_bytes(const Digest& root);
 // What a signed reply's signature covers (see Reply): the view and the
 // result bytes themselves are left out, the result by its digest.
 Bytes reply_signing_bytes(ClientId client, uint64_t timestamp, Seq seq, ReplicaId replica,

@@ -790,6 +790,40 @@ TEST(Codec, RequestWithUnknownFlagsIsRejected) {
   EXPECT_EQ(d.error, "unknown request flags");
 }
 
+// A bundled request (core/request_bundle.h) carries its path; the codec
+// takes only a path that matches the flag and fits its index.
+TEST(Codec, BundledRequestKeepsItsPathAndRefusesAPathThatCannotBe) {
+  Request r{.client = 9, .timestamp = 3, .operation = to_bytes("op"), .sig = sig_of(4),
+            .flags = Request::flag_bundled, .bundle_path = {digest_of(1), digest_of(2)}, .bundle_index = 3};
+  Bytes frame = encode_frame(1, r);
+  Decoded<Message> d = decode_frame(frame, 1);
+  ASSERT_TRUE(d.ok()) << d.error;
+  EXPECT_EQ(std::get<Request>(*d.value), r);
+  EXPECT_EQ(frame.size(), encode_frame(1, Request{.client = 9, .timestamp = 3, .operation = to_bytes("op")}).size() +
+                              1 + 4 + 2 * 32);
+  // depth, then the index: after header, client, timestamp, length, "op", flags, signature.
+  const size_t at = frame_header_size + 8 + 8 + 4 + 2 + 1 + 64;
+  auto with = [&](size_t offset, uint8_t value) {
+    Bytes f = frame;
+    f[offset] = value;
+    uint32_t crc = crc32c(ByteView(f).subspan(frame_header_size));
+    for (int i = 0; i < 4; ++i) f[20 + i] = static_cast<uint8_t>(crc >> (8 * i));
+    return decode_frame(f, 1);
+  };
+  EXPECT_EQ(with(at, 0).error, "bundle path depth not 1..16");
+  EXPECT_EQ(with(at, 17).error, "bundle path depth not 1..16");
+  EXPECT_EQ(with(at + 1, 4).error, "bundle index past its path");
+  EXPECT_FALSE(with(at, 3).ok()) << "a path longer than the bytes that follow";
+  EXPECT_TRUE(with(at + 1, 2).ok());
+  // The path is not signed by the request's own signing bytes (the leaf
+  // is; the path leads from it to the signed root).
+  Request plain = r;
+  plain.bundle_path = {digest_of(7)};
+  EXPECT_EQ(signing_bytes(plain), signing_bytes(r));
+  EXPECT_NE(bundle_leaf_bytes(r), signing_bytes(r));
+  EXPECT_NE(bundle_node_bytes(digest_of(1), digest_of(2)), bundle_node_bytes(digest_of(2), digest_of(1)));
+}
+
 TEST(Codec, ReplySigningBytesCoverEveryCertifiedField) {
   Digest op = digest_of(1), result = digest_of(2);
   Bytes base = reply_signing_bytes(1, 2, 3, 4, op, result);

@@ -22,18 +22,31 @@ namespace pbft::wire {
 // flag_sent_to_all says the client sent it to every replica itself, so a
 // backup need not pass it on to the primary at once (it does when the
 // primary leaves it waiting, as for a gateway's request).
+//
+// flag_bundled: the signature is not over this request alone but over the
+// root of a Merkle tree of requests its client signed at once (a gateway
+// signs every request of one turn of its event loop with one signature,
+// core/request_bundle.h); `bundle_path` holds the sibling hashes from the
+// request's leaf up to the root, `bundle_index` the leaf's position (bit i:
+// whether the node at height i is a right child). Set exactly when the
+// flag is: the codec refuses a path without the flag, and a flag without a
+// path, or deeper than bundle_depth_max.
 struct Request {
   ClientId client = 0;
   uint64_t timestamp = 0;
   Bytes operation;
   Signature sig{};
   uint8_t flags = 0;  // after sig only so that {client, timestamp, operation, sig} still initialises
+  std::vector<Digest> bundle_path;
+  uint32_t bundle_index = 0;
   bool operator==(const Request&) const = default;
 
   static constexpr uint8_t flag_signed_reply = 1;
   static constexpr uint8_t flag_read_only = 2;
   static constexpr uint8_t flag_sent_to_all = 4;
-  static constexpr uint8_t flags_known = flag_signed_reply | flag_read_only | flag_sent_to_all;
+  static constexpr uint8_t flag_bundled = 8;
+  static constexpr uint8_t flags_known = flag_signed_reply | flag_read_only | flag_sent_to_all | flag_bundled;
+  static constexpr size_t bundle_depth_max = 16;
 };
 
 // The primary's proposal of a batch at (view, seq). The signature covers

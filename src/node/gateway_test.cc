@@ -1,0 +1,121 @@
+// The gateway signs the requests of one turn of its event loop together
+// and sends each, signed, to every replica.
+#include "node/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/client_id.h"
+#include "core/request_bundle.h"
+#include "crypto/sodium_crypto.h"
+#include "wire/codec.h"
+
+namespace pbft::node {
+namespace {
+
+constexpr uint32_t replicas = 4;
+constexpr ReplicaId self = 1;
+
+crypto::KeyPair replica_key(ReplicaId r) {
+  std::array<uint8_t, crypto::seed_size> seed{};
+  seed[0] = 0xa7;
+  seed[1] = static_cast<uint8_t>(r);
+  return crypto::key_pair_from_seed(seed);
+}
+
+crypto::SodiumCrypto replica_crypto(ReplicaId id) {
+  crypto::Keyring k;
+  k.self = replica_key(id);
+  k.self_id = id;
+  for (ReplicaId r = 0; r < replicas; ++r) k.replicas.push_back(replica_key(r).public_key);
+  return crypto::SodiumCrypto(k);
+}
+
+struct Sent {
+  ReplicaId to;
+  wire::Request request;
+};
+
+struct Fixture {
+  explicit Fixture(uint32_t bundle_max) : crypto(replica_crypto(self)), verifier(replica_crypto(0)) {
+    GatewayOptions o;
+    o.self = self;
+    o.replica_count = replicas;
+    o.bundle_requests_max = bundle_max;
+    gateway = std::make_unique<Gateway>(io, o, crypto, [this](ReplicaId to, const wire::Request& r) {
+      sent.push_back({to, r});
+    });
+  }
+  void put(int i) {
+    gateway->submit(kv::Operation{kv::OpKind::put, "k" + std::to_string(i), "v"}, [](GatewayOutcome) {});
+  }
+  boost::asio::io_context io;
+  crypto::SodiumCrypto crypto;
+  crypto::SodiumCrypto verifier;
+  std::vector<Sent> sent;
+  std::unique_ptr<Gateway> gateway;
+};
+
+TEST(GatewayBundles, TheRequestsOfOneTurnShareOneSignatureAndGoToEveryReplica) {
+  Fixture f(32);
+  for (int i = 0; i < 5; ++i) f.put(i);
+  EXPECT_TRUE(f.sent.empty()) << "nothing leaves before the end of the turn";
+  f.io.poll();
+  ASSERT_EQ(f.sent.size(), 5u * replicas);
+  std::set<ClientId> clients;
+  std::set<Signature> sigs;
+  core::VerifiedBundles seen;
+  for (const Sent& s : f.sent) {
+    clients.insert(s.request.client);
+    sigs.insert(s.request.sig);
+    EXPECT_EQ(gateway_of(s.request.client), self);
+    EXPECT_TRUE(core::check_client_signature(f.verifier, s.request, seen));
+  }
+  EXPECT_EQ(clients.size(), 5u);
+  EXPECT_EQ(sigs.size(), 1u);
+  EXPECT_EQ(f.gateway->signatures(), 1u);
+  EXPECT_EQ(f.gateway->signed_requests(), 5u);
+  // Each request goes to the others first and to this replica last.
+  for (size_t i = 0; i < f.sent.size(); i += replicas) EXPECT_EQ(f.sent[i + replicas - 1].to, self);
+
+  // A request alone in its turn is signed alone.
+  f.sent.clear();
+  f.put(9);
+  f.io.poll();
+  ASSERT_EQ(f.sent.size(), size_t{replicas});
+  EXPECT_EQ(f.sent[0].request.flags & wire::Request::flag_bundled, 0);
+  EXPECT_TRUE(f.verifier.verify_client(f.sent[0].request.client, wire::signing_bytes(f.sent[0].request),
+                                       f.sent[0].request.sig));
+  EXPECT_EQ(f.gateway->signatures(), 2u);
+}
+
+TEST(GatewayBundles, ABundleHoldsAtMostTheConfiguredNumberOfRequests) {
+  Fixture f(2);
+  for (int i = 0; i < 5; ++i) f.put(i);
+  f.io.poll();
+  std::set<Signature> sigs;
+  for (const Sent& s : f.sent) sigs.insert(s.request.sig);
+  EXPECT_EQ(sigs.size(), 3u);
+  EXPECT_EQ(f.gateway->signatures(), 3u);
+  EXPECT_EQ(f.gateway->signed_requests(), 5u);
+  core::VerifiedBundles seen;
+  for (const Sent& s : f.sent) EXPECT_TRUE(core::check_client_signature(f.verifier, s.request, seen));
+}
+
+TEST(GatewayBundles, RequestsThatEndBeforeTheTurnDoesAreNotSent) {
+  Fixture f(32);
+  f.put(1);
+  f.put(2);
+  f.gateway->cancel_all();
+  f.io.poll();
+  EXPECT_TRUE(f.sent.empty());
+  // A gateway gone before its turn ends leaves nothing behind to run.
+  f.put(3);
+  f.gateway.reset();
+  f.io.poll();
+  EXPECT_TRUE(f.sent.empty());
+}
+
+}  // namespace
+}  // namespace pbft::node
