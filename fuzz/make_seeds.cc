@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/client_id.h"
 #include "core/replica.h"
+#include "core/request_bundle.h"
 #include "fuzz_keys.h"
 #include "kv/operation.h"
 #include "node/config.h"
@@ -76,10 +78,21 @@ std::vector<std::pair<std::string, wire::Message>> examples(const Signers& s) {
   wire::StableCheckpoint stable{certificate};
   wire::StateRequest sreq{2, 3, wire::StatePart::chunk, 0, 16, to_bytes("after"), 1 << 20};
   wire::StateReply srep{2, 3, wire::StatePart::manifest, 0, {}, true, Bytes{9, 9}};
+  // Three requests of replica 3's gateway under one signature
+  // (core/request_bundle.h), alone and in replica 3's proposal.
+  std::vector<wire::Request> bundled;
+  for (uint32_t slot = 0; slot < 3; ++slot)
+    bundled.push_back(wire::Request{gateway_client_id(3, slot), 1,
+                                    kv::encode_operation({kv::OpKind::put, "b" + std::to_string(slot), "v"}), {}});
+  std::vector<wire::Request*> ptrs;
+  for (wire::Request& r : bundled) ptrs.push_back(&r);
+  core::sign_bundle(r3, ptrs);
+  wire::PrePrepare ppb = signed_by(r3, wire::PrePrepare{3, 2, r3.digest(wire::batch_bytes(bundled)), bundled, {}});
   return {{"request", req},       {"pre_prepare", pp},         {"prepare", prepare},
           {"commit", commit},     {"checkpoint", cp},          {"view_change", vc},
           {"new_view", nv},       {"reply", reply},            {"status", status},
-          {"stable_checkpoint", stable}, {"state_request", sreq}, {"state_reply", srep}};
+          {"stable_checkpoint", stable}, {"state_request", sreq}, {"state_reply", srep},
+          {"request_bundled", bundled[1]}, {"pre_prepare_bundled", ppb}};
 }
 
 void put_u16(Bytes& out, size_t v) {

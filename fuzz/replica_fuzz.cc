@@ -37,6 +37,7 @@
 
 #include "common/client_id.h"
 #include "core/replica.h"
+#include "core/request_bundle.h"
 #include "fuzz_check.h"
 #include "fuzz_keys.h"
 #include "kv/map_store.h"
@@ -174,10 +175,16 @@ struct FixDigests {
 // Signs what replica 3 or a client can sign; leaves everything else.
 struct Sign {
   void operator()(wire::Request& m) const {
+    // A bundled request: its path's root, as if it were all of a bundle's
+    // signer's requests (core/request_bundle.h).
+    const bool bundled = (m.flags & wire::Request::flag_bundled) != 0 && !m.bundle_path.empty() &&
+                         m.bundle_path.size() <= wire::Request::bundle_depth_max;
+    const Bytes bytes = bundled ? wire::bundle_signing_bytes(core::bundle_root(keys().verifier, m))
+                                : wire::signing_bytes(m);
     if (auto it = keys().clients.find(m.client); it != keys().clients.end()) {
-      m.sig = it->second->sign(wire::signing_bytes(m));
+      m.sig = it->second->sign(bytes);
     } else if (gateway_of(m.client) == faulty) {
-      m.sig = keys().faulty3.sign(wire::signing_bytes(m));
+      m.sig = keys().faulty3.sign(bytes);
     }
   }
   void operator()(wire::PrePrepare& m) const {
@@ -215,6 +222,12 @@ bool verifies(ReplicaId signer, const Bytes& bytes, const Signature& sig) {
   return keys().verifier.verify_replica(signer, bytes, sig);
 }
 
+// A client's signature on a request, checked afresh (no remembered roots).
+bool client_signed(const wire::Request& r) {
+  core::VerifiedBundles fresh;
+  return core::check_client_signature(keys().verifier, r, fresh);
+}
+
 // Whether the message's own authentication fails: what a replica must
 // never act on.
 bool forged(ReplicaId from, const Message& message) {
@@ -223,16 +236,9 @@ bool forged(ReplicaId from, const Message& message) {
       [&](const auto& m) -> bool {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, wire::Request>) {
-          return !v.verify_client(m.client, wire::signing_bytes(m), m.sig);
+          return !client_signed(m);
         } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
           return !verifies(static_cast<ReplicaId>(m.view % n), wire::signing_bytes(m), m.sig);
-        } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
-          FUZZ_CHECK(m.view % n == self && verifies(self, wire::signing_bytes(m), m.sig),
-                     "what the replica proposes it signs as the primary");
-          FUZZ_CHECK(m.digest == batch_digest(m.batch), "a proposal's digest is its batch's");
-          for (const wire::Request& r : m.batch)
-            FUZZ_CHECK(keys().verifier.verify_client(r.client, wire::signing_bytes(r), r.sig),
-                       "the primary proposes only requests its clients signed");
         } else if constexpr (std::is_same_v<T, wire::Prepare> || std::is_same_v<T, wire::Checkpoint> ||
                              std::is_same_v<T, wire::ViewChange>) {
           return !verifies(m.replica, wire::signing_bytes(m), m.sig);
@@ -269,8 +275,13 @@ void check_signed_by_self(const Message& message) {
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, wire::Request>) {
-          FUZZ_CHECK(keys().verifier.verify_client(m.client, wire::signing_bytes(m), m.sig),
-                     "a forwarded request carries its client's signature");
+          FUZZ_CHECK(client_signed(m), "a forwarded request carries its client's signature");
+        } else if constexpr (std::is_same_v<T, wire::PrePrepare>) {
+          FUZZ_CHECK(m.view % n == self && verifies(self, wire::signing_bytes(m), m.sig),
+                     "what the replica proposes it signs as the primary");
+          FUZZ_CHECK(m.digest == batch_digest(m.batch), "a proposal's digest is its batch's");
+          for (const wire::Request& r : m.batch)
+            FUZZ_CHECK(client_signed(r), "the primary proposes only requests its clients signed");
         } else if constexpr (std::is_same_v<T, wire::Prepare> || std::is_same_v<T, wire::Checkpoint> ||
                              std::is_same_v<T, wire::ViewChange> || std::is_same_v<T, wire::NewView>) {
           if (m.replica == self)

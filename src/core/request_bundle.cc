@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "common/assert.h"
-#include "common/client_id.h"
 #include "wire/codec.h"
 
 namespace pbft::core {
@@ -34,7 +33,8 @@ void sign_bundle(const crypto::Crypto& crypto, std::span<wire::Request* const> r
   while ((size_t{1} << depth) < requests.size()) ++depth;
   PBFT_ASSERT(depth <= wire::Request::bundle_depth_max, "a bundle larger than 2^bundle_depth_max requests");
   for (wire::Request* r : requests) {
-    PBFT_ASSERT(signer_of(r->client) == signer_of(requests[0]->client), "a bundle of requests of several signers");
+    PBFT_ASSERT(crypto.client_signer(r->client) == crypto.client_signer(requests[0]->client),
+                "a bundle of requests of several signers");
     r->flags |= wire::Request::flag_bundled;  // before the leaf: the flag is signed
     r->bundle_path.clear();
   }
@@ -66,11 +66,6 @@ Digest bundle_root(const crypto::Crypto& crypto, const wire::Request& request) {
   return node;
 }
 
-uint64_t signer_of(ClientId client) {
-  if (auto replica = gateway_of(client)) return uint64_t{1} << 63 | *replica;
-  return client;
-}
-
 bool VerifiedBundles::contains(uint64_t signer, const Digest& root, const Signature& sig) const {
   for (const Entry& e : entries_)
     if (e.used && e.signer == signer && e.root == root && e.sig == sig) return true;
@@ -85,8 +80,10 @@ void VerifiedBundles::insert(uint64_t signer, const Digest& root, const Signatur
 bool check_client_signature(const crypto::Crypto& crypto, const wire::Request& request, VerifiedBundles& seen) {
   if ((request.flags & wire::Request::flag_bundled) == 0)
     return crypto.verify_client(request.client, wire::signing_bytes(request), request.sig);
+  const size_t depth = request.bundle_path.size();
+  if (depth == 0 || depth > wire::Request::bundle_depth_max || request.bundle_index >> depth != 0) return false;
   const Digest root = bundle_root(crypto, request);
-  const uint64_t signer = signer_of(request.client);
+  const uint64_t signer = crypto.client_signer(request.client);
   if (seen.contains(signer, root, request.sig)) return true;
   if (!crypto.verify_client(request.client, wire::bundle_signing_bytes(root), request.sig)) return false;
   seen.insert(signer, root, request.sig);

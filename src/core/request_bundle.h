@@ -32,14 +32,10 @@ void sign_bundle(const crypto::Crypto& crypto, std::span<wire::Request* const> r
 // The root a bundled request's path leads to.
 Digest bundle_root(const crypto::Crypto& crypto, const wire::Request& request);
 
-// The key a request's signature is checked under, as one number: the
-// gateway's replica for a gateway client (they share its key), else the
-// client itself.
-uint64_t signer_of(ClientId client);
-
 // Roots whose signatures checked, the last `capacity` of them (a ring: the
 // requests of one bundle arrive together). Only a repeat of the same
-// signer, root and signature counts as checked.
+// signer (Crypto::client_signer: the same key), root and signature counts
+// as checked.
 class VerifiedBundles {
  public:
   bool contains(uint64_t signer, const Digest& root, const Signature& sig) const;
@@ -59,7 +55,8 @@ class VerifiedBundles {
 
 // Whether the client's signature on `request` checks: over its signing
 // bytes, or for a bundled request over its bundle's root (once per root
-// with `seen`).
+// with `seen`). A bundled request whose path is empty, deeper than
+// bundle_depth_max or shorter than its index needs fails.
 bool check_client_signature(const crypto::Crypto& crypto, const wire::Request& request, VerifiedBundles& seen);
 
 }  // namespace pbft::core

@@ -51,6 +51,7 @@ class Counting final : public crypto::Crypto {
     ++client_checks;
     return inner_.verify_client(s, d, sig);
   }
+  uint64_t client_signer(ClientId c) const override { return inner_.client_signer(c); }
   Mac mac(ReplicaId p, ByteView d) const override { return inner_.mac(p, d); }
   bool verify_mac(ReplicaId p, ByteView d, const Mac& m) const override { return inner_.verify_mac(p, d, m); }
   mutable int client_checks = 0;
@@ -128,6 +129,9 @@ TEST(RequestBundle, NothingInABundledRequestCanBeChangedOrMoved) {
       {"path entry", [](wire::Request& r) { r.bundle_path[1].bytes[0] ^= 1; }},
       {"index", [](wire::Request& r) { r.bundle_index ^= 1; }},
       {"path cut short", [](wire::Request& r) { r.bundle_path.pop_back(); }},
+      {"path one longer", [](wire::Request& r) { r.bundle_path.push_back(r.bundle_path.back()); }},
+      {"no path", [](wire::Request& r) { r.bundle_path.clear(); }},
+      {"index past its path", [](wire::Request& r) { r.bundle_index |= 1u << 7; }},
       {"signature", [](wire::Request& r) { r.sig[5] ^= 1; }},
       {"another bundle's signature", [&](wire::Request& r) { r.sig = others[0].sig; }},
       {"not bundled", [](wire::Request& r) { r.flags &= ~wire::Request::flag_bundled; }},
@@ -161,6 +165,28 @@ TEST(RequestBundle, ARootIsCheckedOnceAndOnlyItsOwnSignatureCounts) {
   EXPECT_TRUE(check_client_signature(verifier, single[0], seen));
   EXPECT_TRUE(check_client_signature(verifier, single[0], seen));
   EXPECT_EQ(verifier.client_checks, 5);
+}
+
+// A root checked for one signer counts for no other, even with the cache
+// warm: replica 1's gateway clients cannot borrow replica 2's bundle.
+TEST(RequestBundle, AWarmCacheVouchesOnlyForTheSignerWhoseKeyChecked) {
+  const Counting gateway(2);
+  const Counting verifier(0);
+  std::vector<wire::Request> rs = bundle(gateway, 2, 4);
+  VerifiedBundles seen;
+  ASSERT_TRUE(check_client_signature(verifier, rs[0], seen));
+  wire::Request borrowed = rs[1];
+  borrowed.client = gateway_client_id(1, 1);
+  EXPECT_FALSE(check_client_signature(verifier, borrowed, seen));
+  // Even a leaf rebuilt for the other client (so that the path leads to a
+  // root it can name) does not help: the signature over that root is not
+  // replica 1's.
+  std::vector<wire::Request> other = bundle(gateway, 1, 4);
+  for (const wire::Request& r : other) EXPECT_FALSE(check_client_signature(verifier, r, seen));
+  // Under the default (each client its own key), one client's check
+  // vouches for no other client in the bundle.
+  EXPECT_NE(verifier.client_signer(gateway_client_id(2, 0)), verifier.client_signer(gateway_client_id(1, 0)));
+  EXPECT_EQ(verifier.client_signer(gateway_client_id(2, 0)), verifier.client_signer(gateway_client_id(2, 9)));
 }
 
 TEST(RequestBundle, VerifiedRootsAreForgottenOldestFirst) {

@@ -20,6 +20,11 @@ class Crypto {
   virtual Signature sign(ByteView data) const = 0;
   virtual bool verify_replica(ReplicaId signer, ByteView data, const Signature& sig) const = 0;
   virtual bool verify_client(ClientId signer, ByteView data, const Signature& sig) const = 0;
+  // Which key verify_client checks `client`'s signatures under, as a
+  // number: two clients with the same number have one key, so a signature
+  // that checks for one checks for the other (a replica's gateway clients
+  // share its key). The default gives every client its own.
+  virtual uint64_t client_signer(ClientId client) const { return client; }
 
   // Point-to-point MACs with the pairwise key shared with replica `peer`.
   virtual Mac mac(ReplicaId peer, ByteView data) const = 0;

@@ -66,6 +66,10 @@ Digest blake2b_256(ByteView data, const uint8_t* key, size_t key_size) {
 
 SodiumCrypto::SodiumCrypto(Keyring keyring) : keyring_(std::move(keyring)) {
   init_sodium();
+  // Gateway ids are the replicas' (common/client_id.h); client_signer
+  // relies on no listed client having one.
+  for (const auto& [id, key] : keyring_.clients)
+    PBFT_ASSERT(!gateway_of(id).has_value(), "client id " + std::to_string(id) + " is a replica gateway's id");
   if (!keyring_.self_is_replica) {
     std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> self_pk{};
     std::array<uint8_t, crypto_kx_SECRETKEYBYTES> self_sk{};
@@ -134,15 +138,26 @@ bool SodiumCrypto::verify_replica(ReplicaId signer, ByteView data, const Signatu
                                      keyring_.replicas[signer].data()) == 0;
 }
 
+const PublicKey* SodiumCrypto::client_key(ClientId client) const {
+  if (auto it = keyring_.clients.find(client); it != keyring_.clients.end()) return &it->second;
+  if (auto gateway = gateway_of(client); gateway && *gateway < keyring_.replicas.size())
+    return &keyring_.replicas[*gateway];  // a replica's gateway signs with the replica's key
+  return nullptr;
+}
+
 bool SodiumCrypto::verify_client(ClientId signer, ByteView data, const Signature& sig) const {
-  const PublicKey* key = nullptr;
-  if (auto it = keyring_.clients.find(signer); it != keyring_.clients.end()) {
-    key = &it->second;
-  } else if (auto gateway = gateway_of(signer); gateway && *gateway < keyring_.replicas.size()) {
-    key = &keyring_.replicas[*gateway];  // a replica's gateway signs with the replica's key
-  }
+  const PublicKey* key = client_key(signer);
   if (key == nullptr) return false;
   return crypto_sign_verify_detached(sig.data(), data.data(), data.size(), key->data()) == 0;
+}
+
+// The same lookup as verify_client's: a listed client is its own signer
+// (whatever its id), a gateway client its replica's.
+uint64_t SodiumCrypto::client_signer(ClientId client) const {
+  if (keyring_.clients.contains(client)) return client;
+  if (auto gateway = gateway_of(client); gateway && *gateway < keyring_.replicas.size())
+    return uint64_t{1} << 63 | *gateway;
+  return client;
 }
 
 Mac SodiumCrypto::mac(ReplicaId peer, ByteView data) const {

@@ -48,6 +48,7 @@ class SodiumCrypto final : public Crypto {
   Signature sign(ByteView data) const override;
   bool verify_replica(ReplicaId signer, ByteView data, const Signature& sig) const override;
   bool verify_client(ClientId signer, ByteView data, const Signature& sig) const override;
+  uint64_t client_signer(ClientId client) const override;
   Mac mac(ReplicaId peer, ByteView data) const override;
   bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const override;
 
@@ -63,6 +64,7 @@ class SodiumCrypto final : public Crypto {
 
  private:
   using MacKey = std::array<uint8_t, 32>;
+  const PublicKey* client_key(ClientId client) const;  // nullptr: unknown
   Keyring keyring_;
   // Pairwise MAC keys, one per direction (crypto_kx session keys; the lower
   // replica id plays the kx client): mac_keys_[p] authenticates what this

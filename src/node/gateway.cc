@@ -57,10 +57,10 @@ void Gateway::open(const kv::Operation& op, uint8_t flags, bool fast, Done done)
   call.deadline = std::make_unique<boost::asio::steady_timer>(
       io_, std::chrono::milliseconds(options_.timeout_ms));
   call.serial = ++serials_;
-  call.deadline->async_wait([this, slot, serial = call.serial](auto ec) {
-    // A slot is reused: the serial tells this call from a later one. An
-    // aborted wait may outlive the gateway: nothing of it is touched then.
-    if (ec) return;
+  call.deadline->async_wait([this, slot, serial = call.serial, alive = std::weak_ptr<bool>(alive_)](auto ec) {
+    // A slot is reused: the serial tells this call from a later one. A
+    // wait may outlive the gateway: nothing of it is touched then.
+    if (ec || !alive.lock()) return;
     auto it = calls_.find(slot);
     if (it == calls_.end() || it->second.serial != serial) return;
     finish(slot, GatewayTimeout{});
@@ -101,7 +101,12 @@ void Gateway::sign_and_send() {
   }
   to_sign_.clear();
   const size_t per_bundle = std::max<uint32_t>(1, options_.bundle_requests_max);
-  std::vector<wire::Request> requests;
+  struct Copy {
+    uint32_t slot;
+    uint64_t serial;
+    wire::Request request;
+  };
+  std::vector<Copy> copies;
   for (size_t first = 0; first < slots.size(); first += per_bundle) {
     std::vector<wire::Request*> bundle;
     for (size_t i = first; i < std::min(slots.size(), first + per_bundle); ++i)
@@ -109,13 +114,17 @@ void Gateway::sign_and_send() {
     core::sign_bundle(crypto_, bundle);
     ++signatures_;
     signed_requests_ += bundle.size();
-    for (wire::Request* r : bundle) requests.push_back(*r);
+    for (size_t i = first; i < first + bundle.size(); ++i)
+      copies.push_back(Copy{slots[i], calls_.at(slots[i]).serial, *bundle[i - first]});
   }
-  // Copies: an answer at once finishes its call.
-  for (const wire::Request& request : requests) {
+  // Copies: an answer at once (n = 1) finishes its call, and what its
+  // caller does then may end others (cancel_all): those are not sent.
+  for (const Copy& c : copies) {
+    auto it = calls_.find(c.slot);
+    if (it == calls_.end() || it->second.serial != c.serial) continue;
     for (ReplicaId r = 0; r < options_.replica_count; ++r)
-      if (r != options_.self) send_(r, request);
-    send_(options_.self, request);
+      if (r != options_.self) send_(r, c.request);
+    send_(options_.self, c.request);
   }
 }
 
@@ -132,8 +141,8 @@ void Gateway::fall_back(uint32_t slot) {
 void Gateway::arm_retry(uint32_t slot) {
   Call& call = calls_.at(slot);
   call.retry->expires_after(std::chrono::milliseconds(call.fast ? options_.fast_fallback_ms : options_.retry_ms));
-  call.retry->async_wait([this, slot, ts = call.request.timestamp](auto ec) {
-    if (ec) return;  // aborted: perhaps with the gateway gone
+  call.retry->async_wait([this, slot, ts = call.request.timestamp, alive = std::weak_ptr<bool>(alive_)](auto ec) {
+    if (ec || !alive.lock()) return;  // perhaps with the gateway gone
     auto it = calls_.find(slot);
     if (it == calls_.end() || it->second.request.timestamp != ts) return;
     if (it->second.fast) {

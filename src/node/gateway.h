@@ -135,8 +135,8 @@ class Gateway {
   uint64_t serials_ = 0;
   uint64_t signatures_ = 0;
   uint64_t signed_requests_ = 0;
-  std::vector<std::pair<uint32_t, uint64_t>> to_sign_;
-  bool sign_posted_ = false;  // (slot, serial), in the order started
+  std::vector<std::pair<uint32_t, uint64_t>> to_sign_;  // (slot, serial), in the order started
+  bool sign_posted_ = false;                           // sign_and_send is posted
   // Tells a posted sign_and_send whether this gateway still exists.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "common/client_id.h"
@@ -45,6 +46,7 @@ struct Fixture {
     o.bundle_requests_max = bundle_max;
     gateway = std::make_unique<Gateway>(io, o, crypto, [this](ReplicaId to, const wire::Request& r) {
       sent.push_back({to, r});
+      if (on_send) on_send(to, r);
     });
   }
   void put(int i) {
@@ -54,6 +56,7 @@ struct Fixture {
   crypto::SodiumCrypto crypto;
   crypto::SodiumCrypto verifier;
   std::vector<Sent> sent;
+  std::function<void(ReplicaId, const wire::Request&)> on_send;
   std::unique_ptr<Gateway> gateway;
 };
 
@@ -115,6 +118,21 @@ TEST(GatewayBundles, RequestsThatEndBeforeTheTurnDoesAreNotSent) {
   f.gateway.reset();
   f.io.poll();
   EXPECT_TRUE(f.sent.empty());
+}
+
+// Sending to itself can answer a call at once, and whatever its caller
+// does then (here: fail every call, as a shutdown does) ends the rest of
+// the bundle before it is sent.
+TEST(GatewayBundles, CallsEndedWhileTheBundleIsSentAreNotSent) {
+  Fixture f(32);
+  f.on_send = [&](ReplicaId to, const wire::Request&) {
+    if (to == self) f.gateway->cancel_all();
+  };
+  for (int i = 0; i < 3; ++i) f.put(i);
+  f.io.poll();
+  ASSERT_EQ(f.sent.size(), size_t{replicas}) << "only the first request went out";
+  for (const Sent& s : f.sent) EXPECT_EQ(s.request.client, f.sent[0].request.client);
+  EXPECT_EQ(f.gateway->in_flight(), 0u);
 }
 
 }  // namespace

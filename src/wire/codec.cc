@@ -44,8 +44,9 @@ class Writer {
 void put(Writer& w, const Request& m) {
   const bool bundled = (m.flags & Request::flag_bundled) != 0;
   PBFT_ASSERT(bundled == !m.bundle_path.empty() && m.bundle_path.size() <= Request::bundle_depth_max &&
-                  (bundled || m.bundle_index == 0),
-              "a request's bundle path is set exactly when it is bundled, at most bundle_depth_max deep");
+                  m.bundle_index >> m.bundle_path.size() == 0,
+              "a request's bundle path is set exactly when it is bundled, at most bundle_depth_max deep, "
+              "and holds its index");
   w.u64(m.client);
   w.u64(m.timestamp);
   w.bytes(m.operation, operation_bytes_max, "operation bytes");
