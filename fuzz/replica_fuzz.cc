@@ -231,7 +231,6 @@ bool client_signed(const wire::Request& r) {
 // Whether the message's own authentication fails: what a replica must
 // never act on.
 bool forged(ReplicaId from, const Message& message) {
-  const auto& v = keys().verifier;
   return std::visit(
       [&](const auto& m) -> bool {
         using T = std::decay_t<decltype(m)>;
