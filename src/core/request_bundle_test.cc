@@ -10,6 +10,7 @@
 #include "common/client_id.h"
 #include "core/replica.h"
 #include "crypto/sodium_crypto.h"
+#include "crypto/test_keys.h"
 #include "kv/map_store.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
@@ -19,26 +20,11 @@ namespace {
 
 constexpr uint32_t replicas = 4;
 
-crypto::KeyPair replica_key(ReplicaId r) {
-  std::array<uint8_t, crypto::seed_size> seed{};
-  seed[0] = 0xb0;
-  seed[1] = static_cast<uint8_t>(r);
-  return crypto::key_pair_from_seed(seed);
-}
-
-crypto::Keyring keyring(ReplicaId self) {
-  crypto::Keyring k;
-  k.self = replica_key(self);
-  k.self_id = self;
-  for (ReplicaId r = 0; r < replicas; ++r) k.replicas.push_back(replica_key(r).public_key);
-  return k;
-}
-
 // The production crypto of one replica, counting the client signatures it
 // checks and the signatures it makes.
 class Counting final : public crypto::Crypto {
  public:
-  explicit Counting(ReplicaId self) : inner_(keyring(self)) {}
+  explicit Counting(ReplicaId self) : inner_(crypto::test::replica_keyring(0xb0, self, replicas)) {}
   Digest digest(ByteView d) const override { return inner_.digest(d); }
   Signature sign(ByteView d) const override {
     ++signs;

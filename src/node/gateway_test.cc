@@ -10,6 +10,7 @@
 #include "common/client_id.h"
 #include "core/request_bundle.h"
 #include "crypto/sodium_crypto.h"
+#include "crypto/test_keys.h"
 #include "wire/codec.h"
 
 namespace pbft::node {
@@ -18,19 +19,8 @@ namespace {
 constexpr uint32_t replicas = 4;
 constexpr ReplicaId self = 1;
 
-crypto::KeyPair replica_key(ReplicaId r) {
-  std::array<uint8_t, crypto::seed_size> seed{};
-  seed[0] = 0xa7;
-  seed[1] = static_cast<uint8_t>(r);
-  return crypto::key_pair_from_seed(seed);
-}
-
 crypto::SodiumCrypto replica_crypto(ReplicaId id) {
-  crypto::Keyring k;
-  k.self = replica_key(id);
-  k.self_id = id;
-  for (ReplicaId r = 0; r < replicas; ++r) k.replicas.push_back(replica_key(r).public_key);
-  return crypto::SodiumCrypto(k);
+  return crypto::SodiumCrypto(crypto::test::replica_keyring(0xa7, id, replicas));
 }
 
 struct Sent {
