@@ -2,20 +2,37 @@
 
 #include <algorithm>
 
+#include "core/request_bundle.h"
 #include "kv/operation.h"
 #include "wire/codec.h"
 
 namespace pbft::sim {
 
 SimClient::SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count,
-                     uint32_t reply_quorum, uint32_t write_quorum, uint32_t fast_quorum, bool library_mode)
+                     uint32_t reply_quorum, uint32_t write_quorum, uint32_t fast_quorum, bool library_mode,
+                     bool bundling)
     : id_(id),
       crypto_(cluster_secret, crypto::Principal::client(id)),
       replica_count_(replica_count),
       reply_quorum_(reply_quorum),
       write_quorum_(write_quorum),
       fast_quorum_(fast_quorum),
-      library_mode_(library_mode) {}
+      library_mode_(library_mode),
+      bundling_(bundling) {}
+
+void SimClient::sign(wire::Request& r) const {
+  if (!bundling_) {
+    r.sig = crypto_.sign(wire::signing_bytes(r));
+    return;
+  }
+  // The sibling: another timestamp of this client's, never sent; the
+  // request's side of the tree alternates with its timestamp.
+  wire::Request sibling = r;
+  sibling.timestamp |= uint64_t{1} << 62;
+  std::vector<wire::Request*> bundle{&r, &sibling};
+  if (r.timestamp % 2 == 0) std::swap(bundle[0], bundle[1]);
+  core::sign_bundle(crypto_, bundle);
+}
 
 uint8_t SimClient::flags(bool fast) const {
   uint8_t f = fast ? wire::Request::flag_read_only : 0;
@@ -83,7 +100,7 @@ wire::Request SimClient::begin(Bytes operation, Time now, bool fast) {
   request_.timestamp = next_timestamp_++;
   request_.operation = operation;
   request_.flags = flags(fast);
-  request_.sig = crypto_.sign(wire::signing_bytes(request_));
+  sign(request_);
   fast_ = fast;
   needs_fall_back_ = false;
   quorum_ = fast ? fast_quorum_ : read ? reply_quorum_ : write_quorum_;
@@ -101,7 +118,7 @@ wire::Request SimClient::fall_back() {
   PBFT_ASSERT(busy_ && fast_, "only a fast read falls back");
   request_.timestamp = next_timestamp_++;
   request_.flags = flags(false);
-  request_.sig = crypto_.sign(wire::signing_bytes(request_));
+  sign(request_);
   op_.timestamp = request_.timestamp;
   fast_ = false;
   needs_fall_back_ = false;

@@ -10,6 +10,11 @@
 // replies and an ordered one goes to every replica at once
 // (Request::flag_sent_to_all); only replies whose signature checks count,
 // ordered ones matching on result and sequence number.
+//
+// A bundling client signs each request as a gateway signs the requests of
+// one turn (core/request_bundle.h): one signature over a bundle of it and
+// a sibling request of its own that it never sends, so every replica
+// checks it by its path.
 #pragma once
 
 #include <map>
@@ -39,7 +44,7 @@ struct ClientOp {
 class SimClient {
  public:
   SimClient(ClientId id, uint64_t cluster_secret, uint32_t replica_count, uint32_t reply_quorum,
-            uint32_t write_quorum, uint32_t fast_quorum, bool library_mode = false);
+            uint32_t write_quorum, uint32_t fast_quorum, bool library_mode = false, bool bundling = false);
 
   bool library_mode() const { return library_mode_; }
 
@@ -83,6 +88,7 @@ class SimClient {
   uint32_t write_quorum_;
   uint32_t fast_quorum_;
   bool library_mode_;
+  bool bundling_;
   uint32_t quorum_ = 1;  // of the current request
   bool fast_ = false;
   bool needs_fall_back_ = false;
@@ -97,6 +103,7 @@ class SimClient {
   // Library mode: the flags of an ordered or fast request, and whether a
   // reply carries the replica's valid signature.
   uint8_t flags(bool fast) const;
+  void sign(wire::Request& r) const;
   bool reply_signed(ReplicaId from, const wire::Reply& reply) const;
 };
 

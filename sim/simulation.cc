@@ -335,9 +335,10 @@ Simulation::Simulation(const RunOptions& options)
   Rng client_rng = rng_.fork();
   const uint32_t reply_quorum = plan_.config.quorum().reply;
   for (uint32_t c = 0; c < plan_.client_count; ++c) {
-    // Every other client behaves as the client library does (sim_client.h).
+    // Every other client behaves as the client library does, and every
+    // other pair signs its requests in bundles (sim_client.h).
     clients_.emplace_back(SimClient(first_client_id + c, plan_.cluster_secret, n, reply_quorum,
-                                    reply_quorum, n, c % 2 == 1),
+                                    reply_quorum, n, c % 2 == 1, c / 2 % 2 == 1),
                           client_rng.fork(), plan_.ops_after_heal);
   }
 }
