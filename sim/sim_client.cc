@@ -25,10 +25,10 @@ void SimClient::sign(wire::Request& r) const {
     r.sig = crypto_.sign(wire::signing_bytes(r));
     return;
   }
-  // The sibling: another timestamp of this client's, never sent; the
-  // request's side of the tree alternates with its timestamp.
+  // The sibling: a copy of the request itself (so the bundle signs
+  // nothing the client did not mean to send); its side of the tree
+  // alternates with its timestamp.
   wire::Request sibling = r;
-  sibling.timestamp |= uint64_t{1} << 62;
   std::vector<wire::Request*> bundle{&r, &sibling};
   if (r.timestamp % 2 == 0) std::swap(bundle[0], bundle[1]);
   core::sign_bundle(crypto_, bundle);

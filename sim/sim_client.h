@@ -13,8 +13,7 @@
 //
 // A bundling client signs each request as a gateway signs the requests of
 // one turn (core/request_bundle.h): one signature over a bundle of it and
-// a sibling request of its own that it never sends, so every replica
-// checks it by its path.
+// a copy of itself, so every replica checks it by its path.
 #pragma once
 
 #include <map>

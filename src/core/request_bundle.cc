@@ -33,8 +33,9 @@ void sign_bundle(const crypto::Crypto& crypto, std::span<wire::Request* const> r
   while ((size_t{1} << depth) < requests.size()) ++depth;
   PBFT_ASSERT(depth <= wire::Request::bundle_depth_max, "a bundle larger than 2^bundle_depth_max requests");
   for (wire::Request* r : requests) {
-    PBFT_ASSERT(crypto.client_signer(r->client) == crypto.client_signer(requests[0]->client),
-                "a bundle of requests of several signers");
+    PBFT_ASSERT(crypto.client_signer(r->client).has_value() &&
+                    crypto.client_signer(r->client) == crypto.client_signer(requests[0]->client),
+                "a bundle of requests of several signers, or of a client with no key");
     r->flags |= wire::Request::flag_bundled;  // before the leaf: the flag is signed
     r->bundle_path.clear();
   }
@@ -83,10 +84,12 @@ bool check_client_signature(const crypto::Crypto& crypto, const wire::Request& r
   const size_t depth = request.bundle_path.size();
   if (depth == 0 || depth > wire::Request::bundle_depth_max || request.bundle_index >> depth != 0) return false;
   const Digest root = bundle_root(crypto, request);
-  const uint64_t signer = crypto.client_signer(request.client);
-  if (seen.contains(signer, root, request.sig)) return true;
+  // A client with no key never checks, and so never borrows a remembered root.
+  const std::optional<uint64_t> signer = crypto.client_signer(request.client);
+  if (!signer) return false;
+  if (seen.contains(*signer, root, request.sig)) return true;
   if (!crypto.verify_client(request.client, wire::bundle_signing_bytes(root), request.sig)) return false;
-  seen.insert(signer, root, request.sig);
+  seen.insert(*signer, root, request.sig);
   return true;
 }
 

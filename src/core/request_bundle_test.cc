@@ -37,7 +37,7 @@ class Counting final : public crypto::Crypto {
     ++client_checks;
     return inner_.verify_client(s, d, sig);
   }
-  uint64_t client_signer(ClientId c) const override { return inner_.client_signer(c); }
+  std::optional<uint64_t> client_signer(ClientId c) const override { return inner_.client_signer(c); }
   Mac mac(ReplicaId p, ByteView d) const override { return inner_.mac(p, d); }
   bool verify_mac(ReplicaId p, ByteView d, const Mac& m) const override { return inner_.verify_mac(p, d, m); }
   mutable int client_checks = 0;
@@ -153,26 +153,44 @@ TEST(RequestBundle, ARootIsCheckedOnceAndOnlyItsOwnSignatureCounts) {
   EXPECT_EQ(verifier.client_checks, 5);
 }
 
+// Two requests under one root signed by `signer` as it likes, whoever
+// their clients are (what a faulty gateway replica can build by hand).
+std::pair<wire::Request, wire::Request> hand_made_pair(const crypto::Crypto& signer, ClientId a, ClientId b) {
+  wire::Request left{a, 1, kv::encode_operation({kv::OpKind::put, "x", "1"}), {}, wire::Request::flag_bundled};
+  wire::Request right{b, 1, kv::encode_operation({kv::OpKind::put, "y", "2"}), {}, wire::Request::flag_bundled};
+  const Digest l = signer.digest(wire::bundle_leaf_bytes(left));
+  const Digest r = signer.digest(wire::bundle_leaf_bytes(right));
+  const Signature sig = signer.sign(wire::bundle_signing_bytes(signer.digest(wire::bundle_node_bytes(l, r))));
+  left.bundle_path = {r};
+  left.bundle_index = 0;
+  left.sig = sig;
+  right.bundle_path = {l};
+  right.bundle_index = 1;
+  right.sig = sig;
+  return {left, right};
+}
+
 // A root checked for one signer counts for no other, even with the cache
-// warm: replica 1's gateway clients cannot borrow replica 2's bundle.
+// warm: replica 2 cannot vouch for replica 1's gateway clients, nor for a
+// client with no key, by putting them under a root it signed.
 TEST(RequestBundle, AWarmCacheVouchesOnlyForTheSignerWhoseKeyChecked) {
   const Counting gateway(2);
   const Counting verifier(0);
-  std::vector<wire::Request> rs = bundle(gateway, 2, 4);
-  VerifiedBundles seen;
-  ASSERT_TRUE(check_client_signature(verifier, rs[0], seen));
-  wire::Request borrowed = rs[1];
-  borrowed.client = gateway_client_id(1, 1);
-  EXPECT_FALSE(check_client_signature(verifier, borrowed, seen));
-  // Even a leaf rebuilt for the other client (so that the path leads to a
-  // root it can name) does not help: the signature over that root is not
-  // replica 1's.
-  std::vector<wire::Request> other = bundle(gateway, 1, 4);
-  for (const wire::Request& r : other) EXPECT_FALSE(check_client_signature(verifier, r, seen));
-  // Under the default (each client its own key), one client's check
-  // vouches for no other client in the bundle.
+  for (ClientId stranger : {gateway_client_id(1, 0), uint64_t{1} << 63 | 2, ClientId{12345}}) {
+    auto [own, other] = hand_made_pair(gateway, gateway_client_id(2, 0), stranger);
+    VerifiedBundles seen;
+    ASSERT_TRUE(check_client_signature(verifier, own, seen));
+    EXPECT_EQ(bundle_root(verifier, own), bundle_root(verifier, other)) << "the same root";
+    EXPECT_FALSE(check_client_signature(verifier, other, seen)) << stranger;
+    EXPECT_TRUE(check_client_signature(verifier, own, seen)) << "the signer's own still checks";
+  }
+  // Production keys: a replica's gateway clients share its key; a client
+  // with no key has no signer.
   EXPECT_NE(verifier.client_signer(gateway_client_id(2, 0)), verifier.client_signer(gateway_client_id(1, 0)));
   EXPECT_EQ(verifier.client_signer(gateway_client_id(2, 0)), verifier.client_signer(gateway_client_id(2, 9)));
+  EXPECT_FALSE(verifier.client_signer(uint64_t{1} << 63 | 2).has_value());
+  EXPECT_FALSE(verifier.client_signer(gateway_client_id(replicas, 0)).has_value());
+  EXPECT_FALSE(verifier.client_signer(12345).has_value());
 }
 
 TEST(RequestBundle, VerifiedRootsAreForgottenOldestFirst) {

@@ -5,6 +5,8 @@
 // simulator's cheap, still unforgeable-within-the-simulation stand-in).
 #pragma once
 
+#include <optional>
+
 #include "common/types.h"
 
 namespace pbft::crypto {
@@ -23,8 +25,9 @@ class Crypto {
   // Which key verify_client checks `client`'s signatures under, as a
   // number: two clients with the same number have one key, so a signature
   // that checks for one checks for the other (a replica's gateway clients
-  // share its key). The default gives every client its own.
-  virtual uint64_t client_signer(ClientId client) const { return client; }
+  // share its key); nullopt for a client with no key. The default gives
+  // every client its own.
+  virtual std::optional<uint64_t> client_signer(ClientId client) const { return client; }
 
   // Point-to-point MACs with the pairwise key shared with replica `peer`.
   virtual Mac mac(ReplicaId peer, ByteView data) const = 0;

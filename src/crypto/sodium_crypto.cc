@@ -152,12 +152,12 @@ bool SodiumCrypto::verify_client(ClientId signer, ByteView data, const Signature
 }
 
 // The same lookup as verify_client's: a listed client is its own signer
-// (whatever its id), a gateway client its replica's.
-uint64_t SodiumCrypto::client_signer(ClientId client) const {
+// (listed ids are never gateway ids: the constructor checks), a gateway
+// client its replica's, and a client with no key has none.
+std::optional<uint64_t> SodiumCrypto::client_signer(ClientId client) const {
+  if (client_key(client) == nullptr) return std::nullopt;
   if (keyring_.clients.contains(client)) return client;
-  if (auto gateway = gateway_of(client); gateway && *gateway < keyring_.replicas.size())
-    return uint64_t{1} << 63 | *gateway;
-  return client;
+  return uint64_t{1} << 63 | *gateway_of(client);
 }
 
 Mac SodiumCrypto::mac(ReplicaId peer, ByteView data) const {

@@ -48,7 +48,7 @@ class SodiumCrypto final : public Crypto {
   Signature sign(ByteView data) const override;
   bool verify_replica(ReplicaId signer, ByteView data, const Signature& sig) const override;
   bool verify_client(ClientId signer, ByteView data, const Signature& sig) const override;
-  uint64_t client_signer(ClientId client) const override;
+  std::optional<uint64_t> client_signer(ClientId client) const override;
   Mac mac(ReplicaId peer, ByteView data) const override;
   bool verify_mac(ReplicaId peer, ByteView data, const Mac& mac) const override;
 
