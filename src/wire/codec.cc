@@ -313,7 +313,7 @@ bool get(Reader& r, Request& m) {
   uint8_t depth = 0;
   if (!(r.u8(depth) && r.u32(m.bundle_index))) return false;
   if (depth == 0 || depth > Request::bundle_depth_max) return r.fail("bundle path depth not 1..16");
-  if (depth < 32 && m.bundle_index >> depth != 0) return r.fail("bundle index past its path");
+  if (m.bundle_index >> depth != 0) return r.fail("bundle index past its path");  // depth <= 16: no overflow
   m.bundle_path.resize(depth);
   for (Digest& d : m.bundle_path)
     if (!r.digest(d)) return false;
